@@ -1,0 +1,163 @@
+"""Shared fixtures: tiny IDX files, a local HTTP server, and a throwaway copy of the project."""
+
+import functools
+import gzip
+import http.server
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stages.idx import IdxSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def idx_bytes(array):
+    """An uint8 array in IDX format, uncompressed."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def tiny_dataset(n_train=20, n_test=10, seed=0):
+    """Four small gzipped IDX files and the specs that describe them."""
+    import hashlib
+
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte.gz": np.arange(n_train) % 10,
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": np.arange(n_test) % 10,
+    }
+    files, specs = {}, []
+    for name, array in arrays.items():
+        raw = idx_bytes(array)
+        files[name] = gzip.compress(raw, mtime=0)
+        specs.append(IdxSpec(name, len(array), array.shape[1:], hashlib.sha256(raw).hexdigest()))
+    return files, specs
+
+
+@pytest.fixture
+def tiny_files(tmp_path):
+    """(directory holding the four tiny files, their specs)."""
+    files, specs = tiny_dataset()
+    directory = tmp_path / "source"
+    directory.mkdir()
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+    return directory, specs
+
+
+@pytest.fixture
+def http_server():
+    """Start servers on 127.0.0.1 serving a directory; yields start(directory) -> base URL."""
+    servers = []
+
+    def start(directory):
+        handler = functools.partial(QuietHandler, directory=str(directory))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+# --- the project in a temporary git repository ------------------------------
+
+
+def venv_env(**extra):
+    """The environment for running dvc and the stages from this interpreter's venv."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.pop("FASHION_MNIST_DIR", None)
+    env.update(extra)
+    return env
+
+
+def project_files():
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.split("\0")
+    return [f for f in listed if f and (ROOT / f).is_file()]
+
+
+class Project:
+    """A copy of the project in its own git repository, with helpers to drive dvc."""
+
+    def __init__(self, path, env):
+        self.path = Path(path)
+        self.env = env
+
+    def run(self, *args, check=True):
+        result = subprocess.run(args, cwd=self.path, env=self.env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def dvc(self, *args, check=True):
+        return self.run("dvc", *args, check=check)
+
+    def git(self, *args):
+        return self.run("git", *args)
+
+    def repro(self, *targets):
+        """Run `dvc repro` and return the names of the stages that ran."""
+        output = self.dvc("repro", *targets).stdout
+        return ran_stages(output)
+
+    def set_params(self, **dotted):
+        import yaml
+
+        params_path = self.path / "params.yaml"
+        params = yaml.safe_load(params_path.read_text())
+        for key, value in dotted.items():
+            node = params
+            *parents, leaf = key.split(".")
+            for part in parents:
+                node = node[part]
+            node[leaf] = value
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def ran_stages(repro_output):
+    """Stage names from `dvc repro` output lines such as "Running stage 'preprocess':"."""
+    prefix = "Running stage '"
+    return [line[len(prefix):line.index("'", len(prefix))]
+            for line in repro_output.splitlines() if line.startswith(prefix)]
+
+
+def make_project(path, **params):
+    """Copy the project into `path`, set params, and commit it: ready for `dvc repro`."""
+    assert DEBIAN_DIR.is_dir(), f"{DEBIAN_DIR} missing: apt-get install dataset-fashion-mnist"
+    path.mkdir(parents=True, exist_ok=True)
+    for name in project_files():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    project = Project(path, venv_env(FASHION_MNIST_DIR=str(DEBIAN_DIR)))
+    if params:
+        project.set_params(**params)
+    project.git("init", "-q", "-b", "main")
+    project.git("config", "user.email", "tests@example.invalid")
+    project.git("config", "user.name", "tests")
+    project.git("add", "-A")
+    project.git("commit", "-q", "-m", "project under test")
+    return project
