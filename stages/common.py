@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+# TensorFlow's C++ start-up chatter would bury the stages' own output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 PARAMS_FILE = Path("params.yaml")
 RAW_DIR = Path("data/raw")
 PREPARED_DIR = Path("data/prepared")

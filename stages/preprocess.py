@@ -11,7 +11,19 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from stages import idx
-from stages.common import CLASS_NAMES, PREPARED_DIR, RAW_DIR, atomic_path, float_param, int_param, load_params, run
+from stages.common import (
+    CLASS_NAMES,
+    PREPARED_DIR,
+    RAW_DIR,
+    atomic_path,
+    float_param,
+    int_param,
+    load_params,
+    run,
+    write_json,
+)
+
+SHAPES_FILE = Path("reports/data_shapes.json")
 
 
 def read_params(params):
@@ -50,19 +62,20 @@ def save_split(path, images, labels):
 
 def main():
     settings = read_params(load_params())
-    dev_images = idx.load(RAW_DIR, idx.FASHION_MNIST["train_images"])
-    dev_labels = idx.load(RAW_DIR, idx.FASHION_MNIST["train_labels"])
-    test_images = idx.load(RAW_DIR, idx.FASHION_MNIST["test_images"])
-    test_labels = idx.load(RAW_DIR, idx.FASHION_MNIST["test_labels"])
-    for name, array in [("development images", dev_images), ("development labels", dev_labels),
-                        ("test images", test_images), ("test labels", test_labels)]:
-        print(f"{name}: {array.shape}")
+    raw = {key: idx.load(RAW_DIR, spec) for key, spec in idx.FASHION_MNIST.items()}
+    for key, array in raw.items():
+        print(f"{key}: {array.shape}")
 
-    train, val = split(dev_images, dev_labels, settings["val_fraction"], settings["seed"],
+    train, val = split(raw["train_images"], raw["train_labels"], settings["val_fraction"], settings["seed"],
                        settings["max_train_samples"])
-    for name, (images, labels) in [("train", train), ("val", val), ("test", (test_images, test_labels))]:
+    prepared = {}
+    for name, (images, labels) in [("train", train), ("val", val),
+                                   ("test", (raw["test_images"], raw["test_labels"]))]:
         save_split(PREPARED_DIR / f"{name}.npz", images, labels)
-        print(f"{name}: x {(len(images), images[0].size)} float32, y {(len(labels), len(CLASS_NAMES))} one-hot")
+        prepared[name] = {"x": [len(images), images[0].size], "y": [len(labels), len(CLASS_NAMES)],
+                          "per_class": np.bincount(labels, minlength=len(CLASS_NAMES)).tolist()}
+        print(f"{name}: x {tuple(prepared[name]['x'])} float32, y {tuple(prepared[name]['y'])} one-hot")
+    write_json(SHAPES_FILE, {"raw": {key: list(array.shape) for key, array in raw.items()}, "prepared": prepared})
 
 
 if __name__ == "__main__":

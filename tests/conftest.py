@@ -161,3 +161,31 @@ def make_project(path, **params):
     project.git("add", "-A")
     project.git("commit", "-q", "-m", "project under test")
     return project
+
+
+# Small enough for CI, large enough that every stage does real work.
+QUICK_PARAMS = {
+    "data.max_train_samples": 1000,
+    "mlp.epochs": 2,
+    "lenet.base.epochs": 1,
+    "lenet.dropout.epochs": 1,
+    "lenet.batchnorm.epochs": 1,
+}
+
+
+@pytest.fixture(scope="session")
+def quick_project(tmp_path_factory):
+    """The whole pipeline reproduced once on quick params, its results committed as a user would."""
+    project = make_project(tmp_path_factory.mktemp("quick") / "project", **QUICK_PARAMS)
+    project.ran = project.repro()
+    project.git("add", "-A")
+    project.git("commit", "-q", "-m", "quick run")
+    return project
+
+
+@pytest.fixture
+def quick_copy(quick_project, tmp_path):
+    """A private copy of the reproduced project (git history and DVC cache included) to change."""
+    path = tmp_path / "copy"
+    shutil.copytree(quick_project.path, path, symlinks=True)
+    return Project(path, quick_project.env)
