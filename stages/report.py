@@ -142,9 +142,11 @@ def model_results(name, outputs):
     fit = training["fit"]
     kept = (f"weights from epoch {training['weights_from_epoch']}, the best by {fit['monitor']}"
             if fit["restore_best_weights"] else f"weights from the last epoch ({training['weights_from_epoch']})")
+    schedule = (f", multiplied by {fit['reduce_lr_factor']:g} after {fit['reduce_lr_patience']} epoch(s) without a "
+                f"better {fit['monitor']}" if fit["reduce_lr_patience"] is not None else ", constant")
     return "\n\n".join([
         f"**{name}**: {fit['epochs']} epochs, batch {fit['batch_size']}, {fit['optimizer']} "
-        f"(learning rate {fit['learning_rate']:g}); {kept}. "
+        f"(learning rate {fit['learning_rate']:g}{schedule}); {kept}. "
         f"Test loss **{metrics['test']['loss']:.4f}**, test accuracy **{metrics['test']['accuracy']:.4f}**.",
         image(figures / "curves.png", f"{name} training curves") + "\n"
         + image(figures / "confusion_matrix.png", f"{name} confusion matrix") + "\n"

@@ -59,7 +59,7 @@ def main():
     settings, runtime = read_params(params, variant), training.read_runtime_params(params)
     x_train, y_train, _ = load_split("train")
     x_val, y_val, _ = load_split("val")
-    training.make_deterministic(runtime["seed"])
+    training.configure(runtime)
     name = f"lenet-{variant}"
     model = build_lenet(settings["dropout"], settings["batch_norm"], name=name)
     training.fit(model, name, (x_train.reshape(-1, *IMAGE_SHAPE), y_train),

@@ -37,7 +37,7 @@ def main():
     settings, runtime = read_params(params), training.read_runtime_params(params)
     x_train, y_train, _ = load_split("train")
     x_val, y_val, _ = load_split("val")
-    training.make_deterministic(runtime["seed"])
+    training.configure(runtime)
     model = build_mlp(x_train.shape[1], settings["hidden_units"], settings["activation"])
     training.fit(model, NAME, (x_train, y_train), (x_val, y_val), settings["fit"], runtime)
 

@@ -44,6 +44,8 @@ def read_runtime_params(params):
     return {
         "seed": int_param(params, "seed", minimum=0),
         "steps_per_execution": int_param(params, "train.steps_per_execution", minimum=1),
+        "validation_batch_size": int_param(params, "train.validation_batch_size", minimum=1),
+        "inter_op_threads": int_param(params, "train.inter_op_threads", minimum=0),
     }
 
 
@@ -52,12 +54,16 @@ def model_outputs(name):
     return MODELS_DIR / f"{name}.keras", TRAINING_DIR / name
 
 
-def make_deterministic(seed):
+def configure(runtime):
+    """Seeds, op determinism and threads: call before building a model."""
     import keras
     import tensorflow as tf
 
+    # 0 keeps TensorFlow's default. It can only be set before the first op runs.
+    if tf.config.threading.get_inter_op_parallelism_threads() != runtime["inter_op_threads"]:
+        tf.config.threading.set_inter_op_parallelism_threads(runtime["inter_op_threads"])
     keras.backend.clear_session()  # also restarts layer auto-names, which the outputs record
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(runtime["seed"])
     tf.config.experimental.enable_op_determinism()
 
 
@@ -119,7 +125,8 @@ def fit(model, name, train, val, fit_params, runtime):
             patience=fit_params["reduce_lr_patience"]))
     start = time.perf_counter()
     history = model.fit(x_train, y_train, validation_data=val, epochs=epochs,
-                        batch_size=fit_params["batch_size"], callbacks=callbacks, verbose=0)
+                        batch_size=fit_params["batch_size"], validation_batch_size=runtime["validation_batch_size"],
+                        callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
 
     history = history.history

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.project import make_copy, set_params
 from stages.idx import IdxSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,14 +92,6 @@ def venv_env(**extra):
     return env
 
 
-def project_files():
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    ).stdout.split("\0")
-    return [f for f in listed if f and (ROOT / f).is_file()]
-
-
 class Project:
     """A copy of the project in its own git repository, with helpers to drive dvc."""
 
@@ -124,17 +117,7 @@ class Project:
         return ran_stages(output)
 
     def set_params(self, **dotted):
-        import yaml
-
-        params_path = self.path / "params.yaml"
-        params = yaml.safe_load(params_path.read_text())
-        for key, value in dotted.items():
-            node = params
-            *parents, leaf = key.split(".")
-            for part in parents:
-                node = node[part]
-            node[leaf] = value
-        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        set_params(self.path / "params.yaml", dotted)
 
 
 def ran_stages(repro_output):
@@ -145,21 +128,10 @@ def ran_stages(repro_output):
 
 
 def make_project(path, **params):
-    """Copy the project into `path`, set params, and commit it: ready for `dvc repro`."""
+    """A committed copy of the project's sources in `path`, with params set: ready for `dvc repro`."""
     assert DEBIAN_DIR.is_dir(), f"{DEBIAN_DIR} missing: apt-get install dataset-fashion-mnist"
-    path.mkdir(parents=True, exist_ok=True)
-    for name in project_files():
-        target = path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
     project = Project(path, venv_env(FASHION_MNIST_DIR=str(DEBIAN_DIR)))
-    if params:
-        project.set_params(**params)
-    project.git("init", "-q", "-b", "main")
-    project.git("config", "user.email", "tests@example.invalid")
-    project.git("config", "user.name", "tests")
-    project.git("add", "-A")
-    project.git("commit", "-q", "-m", "project under test")
+    make_copy(path, params, project.env)
     return project
 
 
@@ -189,3 +161,23 @@ def quick_copy(quick_project, tmp_path):
     path = tmp_path / "copy"
     shutil.copytree(quick_project.path, path, symlinks=True)
     return Project(path, quick_project.env)
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """The first 3,000 development images for training, the last 1,000 for validation."""
+    from stages import idx
+    from stages.preprocess import flatten_and_scale, one_hot
+
+    images = idx.load(DEBIAN_DIR, idx.FASHION_MNIST["train_images"])
+    labels = idx.load(DEBIAN_DIR, idx.FASHION_MNIST["train_labels"])
+    x, y = flatten_and_scale(images), one_hot(labels)
+    return (x[:3000], y[:3000]), (x[-1000:], y[-1000:])
+
+
+def as_images(data):
+    """small_data shaped for LeNet-5."""
+    from stages.train_lenet import IMAGE_SHAPE
+
+    (x_train, y_train), (x_val, y_val) = data
+    return (x_train.reshape(-1, *IMAGE_SHAPE), y_train), (x_val.reshape(-1, *IMAGE_SHAPE), y_val)

@@ -5,18 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from conftest import DEBIAN_DIR
-from stages import idx, training
+from conftest import as_images
+from stages import training
 from stages.common import StageError
-from stages.preprocess import flatten_and_scale, one_hot
-from stages.train_lenet import IMAGE_SHAPE, build_lenet
+from stages.train_lenet import build_lenet
 from stages.train_lenet import read_params as read_lenet_params
 from stages.train_mlp import build_mlp
 from stages.train_mlp import read_params as read_mlp_params
 
 FIT = {"epochs": 2, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.001,
        "restore_best_weights": True, "monitor": "val_loss", "reduce_lr_factor": 0.5, "reduce_lr_patience": None}
-RUNTIME = {"seed": 7, "steps_per_execution": 1}
+RUNTIME = {"seed": 7, "steps_per_execution": 1, "validation_batch_size": 500, "inter_op_threads": 0}
 
 LENET_SHAPES = [[28, 28, 6], [14, 14, 6], [10, 10, 16], [5, 5, 16], [1, 1, 120], [120], [84], [10]]
 
@@ -123,25 +122,12 @@ def test_bad_mlp_hidden_units_are_named(units):
 # --- training on a small real subset ---------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def small_data():
-    images = idx.load(DEBIAN_DIR, idx.FASHION_MNIST["train_images"])
-    labels = idx.load(DEBIAN_DIR, idx.FASHION_MNIST["train_labels"])
-    x, y = flatten_and_scale(images), one_hot(labels)
-    return (x[:3000], y[:3000]), (x[-1000:], y[-1000:])
-
-
 def train_small(workdir, monkeypatch, build, reshape, name, fit=FIT):
     monkeypatch.chdir(workdir)
     (x_train, y_train), (x_val, y_val) = reshape
-    training.make_deterministic(RUNTIME["seed"])
+    training.configure(RUNTIME)
     training.fit(build(), name, (x_train, y_train), (x_val, y_val), fit, RUNTIME)
     return json.loads((workdir / "reports/training" / name / "training.json").read_text())
-
-
-def as_images(data):
-    (x_train, y_train), (x_val, y_val) = data
-    return (x_train.reshape(-1, *IMAGE_SHAPE), y_train), (x_val.reshape(-1, *IMAGE_SHAPE), y_val)
 
 
 def test_lenet_learns_on_a_small_subset(small_data, tmp_path, monkeypatch):
