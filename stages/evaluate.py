@@ -9,6 +9,7 @@ of the first test images with their predictions.
 import argparse
 import csv
 import io
+import zipfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -44,11 +45,18 @@ def read_params(params):
     }
 
 
+def check_model_file(path):
+    """Catch a missing or damaged model before TensorFlow's import, and its start-up chatter."""
+    if not Path(path).is_file():
+        raise StageError(f"{path}: no such model file; run 'dvc repro' for its training stage")
+    if not zipfile.is_zipfile(path):
+        raise StageError(f"{path}: not a Keras model archive (a .keras file is a zip); "
+                         "run 'dvc repro' for its training stage")
+
+
 def load_model(path):
     import keras
 
-    if not Path(path).is_file():
-        raise StageError(f"{path}: no such model file; run 'dvc repro' for its training stage")
     try:
         return keras.saving.load_model(path)
     except Exception as error:  # Keras raises many types for a damaged archive
@@ -137,6 +145,7 @@ def main():
     model_path, report_dir = training.model_outputs(name)
     record = read_json(report_dir / "training.json")
     x_test, y_test, labels = load_split("test")
+    check_model_file(model_path)
     model = load_model(model_path)
 
     scores, predicted = evaluate(model, x_test, y_test, settings["batch_size"])

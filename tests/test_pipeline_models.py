@@ -1,6 +1,9 @@
 """The whole pipeline under `dvc repro`, on a small training subset with one-epoch models."""
 
 import json
+import sys
+
+import pytest
 
 MODELS = ("mlp", "lenet-base", "lenet-dropout", "lenet-batchnorm")
 
@@ -52,3 +55,36 @@ def test_same_params_give_byte_identical_metrics(quick_copy):
     quick_copy.dvc("repro", "--force", "--single-item", "train_mlp", "evaluate@mlp",
                    "train_lenet@batchnorm", "evaluate@lenet-batchnorm")
     assert [p.read_bytes() for p in paths] == before
+
+
+def run_stage(project, *args):
+    result = project.run(sys.executable, "-m", *args, check=False)
+    return result.returncode, result.stderr.strip().splitlines()
+
+
+def test_a_corrupt_model_is_one_line_and_leaves_the_metrics_alone(quick_copy):
+    metrics = quick_copy.path / "reports/metrics/mlp.json"
+    before = metrics.read_bytes()
+    (quick_copy.path / "models/mlp.keras").write_bytes(b"PK\x03\x04 not a zip archive")
+    code, lines = run_stage(quick_copy, "stages.evaluate", "mlp")
+    assert code == 1
+    assert len(lines) == 1 and lines[0].startswith("error: models/mlp.keras: not a Keras model archive"), lines
+    assert metrics.read_bytes() == before
+
+
+@pytest.mark.parametrize("key, value", [("lenet.dropout.epochs", 0), ("lenet.dropout.dropout", 1.0),
+                                        ("lenet.dropout.optimizer", "adamax"), ("train.steps_per_execution", 0)])
+def test_a_bad_training_param_stops_before_training(quick_copy, key, value):
+    model = quick_copy.path / "models/lenet-dropout.keras"
+    before = model.read_bytes()
+    quick_copy.set_params(**{key: value})
+    code, lines = run_stage(quick_copy, "stages.train_lenet", "dropout")
+    assert code == 1
+    assert len(lines) == 1 and lines[0].startswith(f"error: params.yaml: {key}: expected"), lines
+    assert model.read_bytes() == before
+
+
+def test_an_unknown_variant_is_named(quick_copy):
+    code, lines = run_stage(quick_copy, "stages.train_lenet", "resnet")
+    assert code == 1
+    assert lines == ["error: params.yaml: lenet.resnet: unknown variant (expected one of: base, dropout, batchnorm)"]
