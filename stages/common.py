@@ -71,7 +71,7 @@ def param(params, key):
     return value
 
 
-def _invalid(key, expected, value):
+def invalid_param(key, expected, value):
     return StageError(f"{PARAMS_FILE}: {key}: expected {expected}, got {value!r}")
 
 
@@ -84,9 +84,9 @@ def int_param(params, key, minimum=None, allow_none=False):
         expected += " or null"
     # bool is an int subclass: 'epochs: true' is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(key, expected, value)
+        raise invalid_param(key, expected, value)
     if minimum is not None and value < minimum:
-        raise _invalid(key, expected, value)
+        raise invalid_param(key, expected, value)
     return value
 
 
@@ -96,25 +96,25 @@ def float_param(params, key, low, high, low_inclusive=False, high_inclusive=Fals
     right = "]" if high_inclusive else ")"
     expected = f"a number in {left}{low}, {high}{right}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _invalid(key, expected, value)
+        raise invalid_param(key, expected, value)
     above = value >= low if low_inclusive else value > low
     below = value <= high if high_inclusive else value < high
     if not (above and below):
-        raise _invalid(key, expected, value)
+        raise invalid_param(key, expected, value)
     return float(value)
 
 
 def bool_param(params, key):
     value = param(params, key)
     if not isinstance(value, bool):
-        raise _invalid(key, "true or false", value)
+        raise invalid_param(key, "true or false", value)
     return value
 
 
 def choice_param(params, key, choices):
     value = param(params, key)
     if value not in choices:
-        raise _invalid(key, "one of " + ", ".join(map(str, choices)), value)
+        raise invalid_param(key, "one of " + ", ".join(map(str, choices)), value)
     return value
 
 

@@ -1,7 +1,7 @@
 """train_mlp stage: the feed-forward network of Part 3 on the flattened images."""
 
 from stages import training
-from stages.common import CLASS_NAMES, StageError, choice_param, int_param, load_params, load_split, param, run
+from stages.common import CLASS_NAMES, choice_param, invalid_param, load_params, load_split, param, run
 
 NAME = "mlp"
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "gelu")
@@ -11,8 +11,7 @@ def read_params(params):
     hidden_units = param(params, "mlp.hidden_units")
     if not (isinstance(hidden_units, list) and hidden_units
             and all(isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in hidden_units)):
-        raise StageError(f"params.yaml: mlp.hidden_units: expected a non-empty list of integers >= 1, "
-                         f"got {hidden_units!r}")
+        raise invalid_param("mlp.hidden_units", "a non-empty list of integers >= 1", hidden_units)
     return {
         "hidden_units": hidden_units,
         "activation": choice_param(params, "mlp.activation", ACTIVATIONS),
