@@ -31,6 +31,9 @@ CLASS_NAMES = (
     "Ankle boot",
 )
 
+# The trained models, as dvc.yaml's evaluate stage names them.
+MODELS = ("mlp", "lenet-base", "lenet-dropout", "lenet-batchnorm")
+
 
 class StageError(Exception):
     """A problem the user can fix; reported as one line, without a traceback."""

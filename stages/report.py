@@ -7,11 +7,10 @@ report changes when they do. No TensorFlow here.
 import csv
 from pathlib import Path
 
-from stages.common import CLASS_NAMES, StageError, read_json, run, write_text
+from stages.common import CLASS_NAMES, MODELS, StageError, read_json, run, write_text
 
 REPORT = Path("reports/report.md")
 REPORTS = REPORT.parent
-MODELS = ("mlp", "lenet-base", "lenet-dropout", "lenet-batchnorm")
 LENETS = MODELS[1:]
 
 
