@@ -6,7 +6,7 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 # DVC runs each stage's `python -m stages.X` through the shell: put the venv first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: repro test setup data bench clean
+.PHONY: repro test setup offline-plots data bench clean
 
 repro: setup data  ## create .venv, install the pins, run the whole pipeline
 	dvc repro
@@ -14,13 +14,32 @@ repro: setup data  ## create .venv, install the pins, run the whole pipeline
 test: setup data  ## create .venv, install the pins, run the tests
 	python -m pytest
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed offline-plots
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
+
+# Offline `dvc plots` pages: vega, vega-lite and vega-embed, pinned in package-lock.json, inlined
+# into a page template that .dvc/config.local names (see .dvc/offline-plots/build.py).
+# Without npm the pipeline still runs; the pages then load those libraries from the CDN.
+OFFLINE_PLOTS := .dvc/offline-plots
+ifeq ($(shell command -v npm),)
+offline-plots:
+	@[ -f $(OFFLINE_PLOTS)/offline.html ] || echo "warning: npm not found: dvc plots pages will need internet to draw charts (install Node.js and npm, then run make setup again)" >&2
+else
+offline-plots: $(OFFLINE_PLOTS)/offline.html
+	@grep -qs 'offline-plots/offline.html' .dvc/config.local || $(VENV)/bin/python $(OFFLINE_PLOTS)/build.py
+endif
+
+$(OFFLINE_PLOTS)/node_modules/.package-lock.json: $(OFFLINE_PLOTS)/package.json $(OFFLINE_PLOTS)/package-lock.json
+	npm ci --prefix $(OFFLINE_PLOTS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(OFFLINE_PLOTS)/offline.html: $(OFFLINE_PLOTS)/node_modules/.package-lock.json $(OFFLINE_PLOTS)/build.py | $(VENV)/.installed
+	$(VENV)/bin/python $(OFFLINE_PLOTS)/build.py
 
 # Offline Debian machines get the real data from Debian's archive; elsewhere the
 # download stage falls back to the official mirrors, so a failure here is not fatal.

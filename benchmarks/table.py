@@ -56,7 +56,7 @@ def print_report(r):
         print(f"dvc status best of 3: {pipe['status_s']:.2f} s "
               f"(runs {', '.join(f'{t:.2f}' for t in pipe['status_runs_s'])})")
     if r.get("comparison"):
-        table("Pipeline (train_* + evaluate@* stages) vs bare process (ratio = pipeline s / bare s)",
+        table("Pipeline (train_* + evaluate_* stages) vs bare process (ratio = pipeline s / bare s)",
               ["model", "bare s", "pipeline s", "ratio", "bare samples/s", "pipe samples/s", "speedup",
                "bare test acc", "pipe test acc"],
               [[m, c["bare_process_s"], c["pipeline_stages_s"], c["ratio_pipeline_over_bare"],

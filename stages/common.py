@@ -1,4 +1,4 @@
-"""What every stage shares: params loading and checking, atomic writes, errors."""
+"""What every stage shares: the class names, data paths, atomic writes, one-line errors."""
 
 import contextlib
 import json
@@ -9,14 +9,35 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-# TensorFlow's C++ start-up chatter would bury the stages' own output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ INFO lines would bury the stages' own output; its warnings and errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
-PARAMS_FILE = Path("params.yaml")
+# Where the stages write: each path is named here once, and in dvc.yaml, which declares it.
 RAW_DIR = Path("data/raw")
 PREPARED_DIR = Path("data/prepared")
+MODELS_DIR = Path("models")
+REPORTS_DIR = Path("reports")
+SHAPES_FILE = REPORTS_DIR / "data_shapes.json"
+SCRATCH_FILE = REPORTS_DIR / "scratch_backprop.json"  # the full result, as SPEC.md gives it
+SAMPLES_FILE = REPORTS_DIR / "samples.json"  # what the sample figures show
+FIGURES_DIR = REPORTS_DIR / "figures"
+TRAINING_DIR = REPORTS_DIR / "training"  # per model: training.json and summary.txt
+CURVES_DIR = REPORTS_DIR / "curves"  # per metric, per model: epoch,train,validation
+METRICS_DIR = REPORTS_DIR / "metrics"  # per model: test loss and accuracy, parameter counts
+VALIDATION_DIR = REPORTS_DIR / "validation"  # per model: the best epoch and its validation scores
+PREDICTIONS_DIR = REPORTS_DIR / "predictions"
+PER_CLASS_DIR = REPORTS_DIR / "per_class"
+EVALUATION_DIR = REPORTS_DIR / "evaluation"
+REPORT_FILE = REPORTS_DIR / "report.md"
+CURVES = ("accuracy", "loss")
+
+
+def model_outputs(name):
+    """Where a model's training writes: the model, its record directory, its curves."""
+    return {"model": MODELS_DIR / f"{name}.keras", "record": TRAINING_DIR / name,
+            "validation": VALIDATION_DIR / f"{name}.json",
+            "curves": {metric: CURVES_DIR / metric / f"{name}.csv" for metric in CURVES}}
 
 CLASS_NAMES = (
     "T-shirt/top",
@@ -31,9 +52,6 @@ CLASS_NAMES = (
     "Ankle boot",
 )
 
-# The trained models, as dvc.yaml's evaluate stage names them.
-MODELS = ("mlp", "lenet-base", "lenet-dropout", "lenet-batchnorm")
-
 
 class StageError(Exception):
     """A problem the user can fix; reported as one line, without a traceback."""
@@ -46,79 +64,6 @@ def run(main):
     except StageError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
-
-
-# --- params -----------------------------------------------------------------
-
-
-def load_params(path=PARAMS_FILE):
-    try:
-        with open(path) as f:
-            params = yaml.safe_load(f)
-    except OSError as error:
-        raise StageError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise StageError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
-    if not isinstance(params, dict):
-        raise StageError(f"{path}: expected a mapping of params at the top level")
-    return params
-
-
-def param(params, key):
-    """The value at a dotted key such as 'data.val_fraction'."""
-    value = params
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise StageError(f"{PARAMS_FILE}: {key}: missing")
-        value = value[part]
-    return value
-
-
-def invalid_param(key, expected, value):
-    return StageError(f"{PARAMS_FILE}: {key}: expected {expected}, got {value!r}")
-
-
-def int_param(params, key, minimum=None, allow_none=False):
-    value = param(params, key)
-    if value is None and allow_none:
-        return None
-    expected = "an integer" + (f" >= {minimum}" if minimum is not None else "")
-    if allow_none:
-        expected += " or null"
-    # bool is an int subclass: 'epochs: true' is a mistake, not 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_param(key, expected, value)
-    if minimum is not None and value < minimum:
-        raise invalid_param(key, expected, value)
-    return value
-
-
-def float_param(params, key, low, high, low_inclusive=False, high_inclusive=False):
-    value = param(params, key)
-    left = "[" if low_inclusive else "("
-    right = "]" if high_inclusive else ")"
-    expected = f"a number in {left}{low}, {high}{right}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise invalid_param(key, expected, value)
-    above = value >= low if low_inclusive else value > low
-    below = value <= high if high_inclusive else value < high
-    if not (above and below):
-        raise invalid_param(key, expected, value)
-    return float(value)
-
-
-def bool_param(params, key):
-    value = param(params, key)
-    if not isinstance(value, bool):
-        raise invalid_param(key, "true or false", value)
-    return value
-
-
-def choice_param(params, key, choices):
-    value = param(params, key)
-    if value not in choices:
-        raise invalid_param(key, "one of " + ", ".join(map(str, choices)), value)
-    return value
 
 
 # --- atomic writes ----------------------------------------------------------

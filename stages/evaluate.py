@@ -1,30 +1,36 @@
-"""evaluate stage: one trained model on the test set.
+"""evaluate stage: one trained model (`mlp` or `lenet-<variant>`, on the command line) on the test set.
 
-Writes reports/metrics/<model>.json (DVC metrics), reports/predictions/<model>.csv
-(actual,predicted records for DVC's confusion template) and, under
-reports/figures/<model>/, the training curves, the confusion matrix and a grid
-of the first test images with their predictions.
+Writes reports/metrics/<model>.json (the few numbers DVC compares),
+reports/predictions/<model>.csv (actual,predicted records for DVC's confusion
+template), reports/per_class/<model>.csv (precision, recall and F1 per class),
+the training curves, the confusion matrix and a grid of the first test images
+with their predictions under reports/figures/<model>/, and a record for the
+report under reports/evaluation/.
 """
 
 import argparse
 import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-from sklearn.metrics import classification_report, confusion_matrix
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from stages import training
+from stages import params, quiet_tf
 from stages.common import (
     CLASS_NAMES,
-    MODELS,
+    EVALUATION_DIR,
+    FIGURES_DIR,
+    METRICS_DIR,
+    PER_CLASS_DIR,
+    PREDICTIONS_DIR,
     StageError,
-    int_param,
-    load_params,
     load_split,
+    model_outputs,
     read_json,
     run,
     write_json,
@@ -32,17 +38,8 @@ from stages.common import (
 )
 from stages.figures import image_grid, save_figure
 
-METRICS_DIR = Path("reports/metrics")
-PREDICTIONS_DIR = Path("reports/predictions")
-FIGURES_DIR = Path("reports/figures")
+MODEL_NAME = re.compile(r"^(mlp|lenet-[a-z][a-z0-9_]*)$")
 DIGITS = 4  # metrics are rounded so that `dvc metrics show` stays readable
-
-
-def read_params(params):
-    return {
-        "batch_size": int_param(params, "evaluate.batch_size", minimum=1),
-        "grid": int_param(params, "plots.predictions_grid", minimum=1),
-    }
 
 
 def check_model_file(path):
@@ -55,6 +52,7 @@ def check_model_file(path):
 
 
 def load_model(path):
+    quiet_tf.import_tensorflow()  # before Keras imports it, so that its start-up notices are dropped
     import keras
 
     try:
@@ -67,35 +65,39 @@ def load_model(path):
 def evaluate(model, x_test, y_test, batch_size):
     """Test loss and accuracy, and the predicted class of every test image.
 
+    Recompiled with plain cross-entropy: a model trained with label smoothing
+    would otherwise report a smoothed test loss, not comparable with the others.
     Two passes on purpose: model.evaluate computes the cross-entropy from the
     softmax layer's logits, which a loss recomputed from predicted
     probabilities (clipped at 1e-7) does not reproduce.
     """
+    import keras
+
+    model.compile(loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
     x_test = x_test.reshape(-1, *model.input_shape[1:])
     scores = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
     predicted = model.predict(x_test, batch_size=batch_size, verbose=0).argmax(axis=1)
     return scores, predicted
 
 
-def metrics_record(scores, labels, predicted, record):
-    report = classification_report(labels, predicted, labels=range(len(CLASS_NAMES)),
-                                   target_names=CLASS_NAMES, output_dict=True, zero_division=0)
+def metrics_record(scores, record):
+    """The numbers people compare between runs; per-class scores live in their own plot file,
+    the best epoch and its validation scores in the training stage's reports/validation/."""
     return {
-        "test": {"loss": round(float(scores["loss"]), DIGITS),
-                 "accuracy": round(float(scores["accuracy"]), DIGITS)},
+        "test": {"loss": round(float(scores["loss"]), DIGITS), "accuracy": round(float(scores["accuracy"]), DIGITS)},
         "params": record["params"],
-        "training": {
-            "epochs": record["fit"]["epochs"],
-            "best_epoch": record["best_epoch"],
-            "weights_from_epoch": record["weights_from_epoch"],
-            "best_val_accuracy": round(record["best_val_accuracy"], DIGITS),
-            "best_val_loss": round(record["best_val_loss"], DIGITS),
-        },
-        "per_class": {name: {"precision": round(report[name]["precision"], DIGITS),
-                             "recall": round(report[name]["recall"], DIGITS),
-                             "f1": round(report[name]["f1-score"], DIGITS)}
-                      for name in CLASS_NAMES},
     }
+
+
+def per_class_csv(labels, predicted):
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=range(len(CLASS_NAMES)), zero_division=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["class", "precision", "recall", "f1", "support"])
+    writer.writerows((name, round(float(p), DIGITS), round(float(r), DIGITS), round(float(f), DIGITS), int(n))
+                     for name, p, r, f, n in zip(CLASS_NAMES, precision, recall, f1, support))
+    return out.getvalue()
 
 
 def predictions_csv(labels, predicted):
@@ -106,13 +108,13 @@ def predictions_csv(labels, predicted):
     return out.getvalue()
 
 
-def curves_figure(history_path, title):
+def curves_figure(curves, title):
     """Train vs validation accuracy and loss, per epoch, side by side."""
-    history = pd.read_csv(history_path)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric in zip(axes, ("accuracy", "loss")):
-        ax.plot(history["epoch"], history[metric], marker="o", label=f"train {metric}")
-        ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label=f"validation {metric}")
+    for ax, (metric, path) in zip(axes, curves.items()):
+        history = pd.read_csv(path)
+        ax.plot(history["epoch"], history["train"], marker="o", label=f"train {metric}")
+        ax.plot(history["epoch"], history["validation"], marker="o", label=f"validation {metric}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(f"{title}: {metric}")
@@ -144,22 +146,28 @@ def predictions_figure(x_test, labels, predicted, grid, title):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=MODELS)
+    parser.add_argument("model", help="mlp or lenet-<variant>")
     name = parser.parse_args().model
-    settings = read_params(load_params())
-    model_path, report_dir = training.model_outputs(name)
-    record = read_json(report_dir / "training.json")
+    if not MODEL_NAME.match(name):
+        raise StageError(f"{name}: not a model name (expected mlp or lenet-<variant>)")
+    settings = params.read("evaluate", "plots.predictions_grid")
+    batch_size, grid = settings[0].batch_size, settings[1]
+    paths = model_outputs(name)
+    check_model_file(paths["model"])
+    record = read_json(paths["record"] / "training.json")
     x_test, y_test, labels = load_split("test")
-    check_model_file(model_path)
-    model = load_model(model_path)
+    model = load_model(paths["model"])
 
-    scores, predicted = evaluate(model, x_test, y_test, settings["batch_size"])
-    metrics = metrics_record(scores, labels, predicted, record)
+    scores, predicted = evaluate(model, x_test, y_test, batch_size)
+    metrics = metrics_record(scores, record)
     figures = FIGURES_DIR / name
-    save_figure(curves_figure(report_dir / "history.csv", name), figures / "curves.png")
+    save_figure(curves_figure(paths["curves"], name), figures / "curves.png")
     save_figure(confusion_figure(labels, predicted, name), figures / "confusion_matrix.png")
-    save_figure(predictions_figure(x_test, labels, predicted, settings["grid"], name), figures / "predictions.png")
+    save_figure(predictions_figure(x_test, labels, predicted, grid, name), figures / "predictions.png")
     write_text(PREDICTIONS_DIR / f"{name}.csv", predictions_csv(labels, predicted))
+    write_text(PER_CLASS_DIR / f"{name}.csv", per_class_csv(labels, predicted))
+    write_json(EVALUATION_DIR / f"{name}.json", {"model": name, "test_samples": len(labels),
+                                                 "predictions_shown": min(grid * grid, len(labels))})
     write_json(METRICS_DIR / f"{name}.json", metrics)
     print(f"{name}: test loss {metrics['test']['loss']}, test accuracy {metrics['test']['accuracy']}")
 

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import io
 import math
 import struct
 import zlib
@@ -14,6 +15,8 @@ from stages.common import StageError
 
 UBYTE = 0x08
 IMAGE_SHAPE = (28, 28)
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 1 << 20  # what one read inflates: memory per step, not per file
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,15 @@ class IdxSpec:
     def magic(self):
         # Two zero bytes, the element type, then the number of dimensions.
         return (UBYTE << 8) | (1 + len(self.item_shape))
+
+    @property
+    def shape(self):
+        return (self.count, *self.item_shape)
+
+    @property
+    def size(self):
+        """Bytes of the decompressed file: the header (magic, one size per dimension), then the items."""
+        return 4 + 4 * len(self.shape) + math.prod(self.shape)
 
 
 FASHION_MNIST = {
@@ -51,17 +63,33 @@ FASHION_MNIST = {
 }
 
 
-def decompress(gz_bytes, origin):
+def inflate(gz, limit, origin):
+    """Up to `limit` decompressed bytes of `gz` (bytes or a seekable binary file), and whether it holds more.
+
+    It inflates a chunk at a time into one buffer of `limit` + 1 bytes, so a
+    file that would decompress to gigabytes costs no more than a genuine one.
+    """
+    file = io.BytesIO(gz) if isinstance(gz, (bytes, bytearray, memoryview)) else gz
     try:
-        return gzip.decompress(gz_bytes)
-    except gzip.BadGzipFile:
-        raise StageError(f"{origin}: not a gzip file") from None
-    except (EOFError, zlib.error) as error:
+        if file.read(2) != GZIP_MAGIC:
+            raise StageError(f"{origin}: not a gzip file")
+        file.seek(0)
+        buffer = memoryview(bytearray(limit + 1))
+        n = 0
+        with gzip.GzipFile(fileobj=file) as stream:
+            # Reading to the end of the stream is what checks the CRC and length trailer.
+            while n <= limit and (chunk := stream.read(min(CHUNK, limit + 1 - n))):
+                buffer[n:n + len(chunk)] = chunk
+                n += len(chunk)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise StageError(f"{origin}: corrupt or truncated gzip data ({error})") from None
+    except OSError as error:
+        raise StageError(f"{origin}: cannot read ({error.strerror})") from None
+    return buffer[:min(n, limit)], n > limit
 
 
-def parse(raw, origin):
-    """An IDX file's bytes as a uint8 array of the shape its header gives."""
+def header(raw, origin):
+    """An IDX file's header size and the shape it declares."""
     if len(raw) < 4:
         raise StageError(f"{origin}: truncated IDX header ({len(raw)} bytes)")
     zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
@@ -70,7 +98,12 @@ def parse(raw, origin):
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
         raise StageError(f"{origin}: truncated IDX header ({len(raw)} bytes)")
-    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
+    return header_size, struct.unpack(f">{ndim}I", raw[4:header_size])
+
+
+def parse(raw, origin):
+    """An IDX file's bytes as a uint8 array of the shape its header gives (a view: no copy)."""
+    header_size, shape = header(raw, origin)
     expected_size = header_size + math.prod(shape)
     if len(raw) != expected_size:
         raise StageError(
@@ -80,15 +113,23 @@ def parse(raw, origin):
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
-def verify(gz_bytes, spec, origin):
-    """Check a downloaded file against its spec; return its decoded array."""
-    raw = decompress(gz_bytes, origin)
+def verify(gz, spec, origin):
+    """Check a gzipped file (its bytes or an open binary file) against its spec; return its decoded array.
+
+    The array is a view of the only copy of the decompressed bytes, which are
+    never more than the spec's size.
+    """
+    raw, longer = inflate(gz, spec.size, origin)
     magic = int.from_bytes(raw[:4], "big")
     if len(raw) >= 4 and magic != spec.magic:
         raise StageError(f"{origin}: IDX magic number {magic:#010x}, expected {spec.magic:#010x}")
+    _, shape = header(raw, origin)
+    if shape != spec.shape:
+        raise StageError(f"{origin}: shape {shape}, expected {spec.shape}")
+    if longer:
+        raise StageError(f"{origin}: more than {spec.size} bytes, expected {spec.size} for shape {shape} "
+                         "(stopped decompressing there)")
     array = parse(raw, origin)
-    if array.shape != (spec.count, *spec.item_shape):
-        raise StageError(f"{origin}: shape {array.shape}, expected {(spec.count, *spec.item_shape)}")
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256:
         raise StageError(f"{origin}: SHA-256 of the decompressed data is {digest}, expected {spec.sha256}")
@@ -98,7 +139,8 @@ def verify(gz_bytes, spec, origin):
 def load(raw_dir, spec):
     path = Path(raw_dir) / spec.name
     try:
-        gz_bytes = path.read_bytes()
+        file = open(path, "rb")
     except OSError as error:
         raise StageError(f"{path}: cannot read ({error.strerror}); run 'dvc repro download'") from None
-    return verify(gz_bytes, spec, path)
+    with file:
+        return verify(file, spec, path)

@@ -1,12 +1,9 @@
 """plot_samples stage: the first development and test images on two labelled grids."""
 
-from pathlib import Path
-
-from stages import idx
-from stages.common import CLASS_NAMES, RAW_DIR, int_param, load_params, run
+from stages import idx, params
+from stages.common import CLASS_NAMES, FIGURES_DIR, RAW_DIR, SAMPLES_FILE, run, write_json
 from stages.figures import image_grid, save_figure
 
-FIGURES_DIR = Path("reports/figures")
 SETS = {
     "dev": ("Development set", "train_images", "train_labels"),
     "test": ("Test set", "test_images", "test_labels"),
@@ -14,8 +11,9 @@ SETS = {
 
 
 def main():
-    grid = int_param(load_params(), "plots.samples_grid", minimum=1)
+    grid = params.read("plots.samples_grid")
     count = grid * grid
+    record = {"grid": grid, "count": count}
     for key, (set_name, images_key, labels_key) in SETS.items():
         images = idx.load(RAW_DIR, idx.FASHION_MNIST[images_key])[:count]
         labels = idx.load(RAW_DIR, idx.FASHION_MNIST[labels_key])[:count]
@@ -24,6 +22,8 @@ def main():
         path = FIGURES_DIR / f"samples_{key}.png"
         save_figure(fig, path)
         print(f"{path}: labels {' '.join(map(str, labels))}")
+        record[key] = {"title": set_name, "labels": labels.tolist()}
+    write_json(SAMPLES_FILE, record)
 
 
 if __name__ == "__main__":

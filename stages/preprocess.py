@@ -2,36 +2,16 @@
 
 Each .npz holds `x` float32 (N, 784) in [0, 1], `y` float32 one-hot (N, 10)
 and `label` uint8 (N,). The development set is split into train and
-validation, stratified by class; the test set is kept whole.
+validation, stratified by class. `data.max_*_samples` take a stratified subset
+of a split, in its original order, for quick runs.
 """
-
-from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from stages import idx
-from stages.common import (
-    CLASS_NAMES,
-    PREPARED_DIR,
-    RAW_DIR,
-    atomic_path,
-    float_param,
-    int_param,
-    load_params,
-    run,
-    write_json,
-)
-
-SHAPES_FILE = Path("reports/data_shapes.json")
-
-
-def read_params(params):
-    return {
-        "seed": int_param(params, "seed", minimum=0),
-        "val_fraction": float_param(params, "data.val_fraction", 0, 1),
-        "max_train_samples": int_param(params, "data.max_train_samples", minimum=len(CLASS_NAMES), allow_none=True),
-    }
+from stages import idx, params
+from stages.artifacts import save_npz
+from stages.common import CLASS_NAMES, PREPARED_DIR, RAW_DIR, SHAPES_FILE, run, write_json
 
 
 def flatten_and_scale(images):
@@ -43,39 +23,46 @@ def one_hot(labels, num_classes=len(CLASS_NAMES)):
     return np.eye(num_classes, dtype=np.float32)[labels]
 
 
-def split(images, labels, val_fraction, seed, max_train_samples=None):
-    """Stratified train/validation split; optionally a stratified subset of train."""
+def split(images, labels, val_fraction, seed):
+    """Stratified train/validation split of the development set."""
     x_train, x_val, y_train, y_val = train_test_split(
         images, labels, test_size=val_fraction, stratify=labels, random_state=seed
     )
-    if max_train_samples is not None and max_train_samples < len(y_train):
-        x_train, _, y_train, _ = train_test_split(
-            x_train, y_train, train_size=max_train_samples, stratify=y_train, random_state=seed
-        )
     return (x_train, y_train), (x_val, y_val)
 
 
+def subset(images, labels, max_samples, seed):
+    """A stratified subset of at most `max_samples`, kept in its original order (None: all)."""
+    if max_samples is None or max_samples >= len(labels):
+        return images, labels
+    keep, _ = train_test_split(np.arange(len(labels)), train_size=max_samples, stratify=labels, random_state=seed)
+    keep.sort()
+    return images[keep], labels[keep]
+
+
 def save_split(path, images, labels):
-    with atomic_path(path) as tmp:
-        np.savez(tmp, x=flatten_and_scale(images), y=one_hot(labels), label=labels.astype(np.uint8))
+    save_npz(path, x=flatten_and_scale(images), y=one_hot(labels), label=labels.astype(np.uint8))
 
 
 def main():
-    settings = read_params(load_params())
+    seed, data = params.read("seed", "data")
     raw = {key: idx.load(RAW_DIR, spec) for key, spec in idx.FASHION_MNIST.items()}
     for key, array in raw.items():
         print(f"{key}: {array.shape}")
 
-    train, val = split(raw["train_images"], raw["train_labels"], settings["val_fraction"], settings["seed"],
-                       settings["max_train_samples"])
+    train, val = split(raw["train_images"], raw["train_labels"], data.val_fraction, seed)
+    splits = {"train": subset(*train, data.max_train_samples, seed),
+              "val": subset(*val, data.max_val_samples, seed),
+              "test": subset(raw["test_images"], raw["test_labels"], data.max_test_samples, seed)}
     prepared = {}
-    for name, (images, labels) in [("train", train), ("val", val),
-                                   ("test", (raw["test_images"], raw["test_labels"]))]:
+    for name, (images, labels) in splits.items():
         save_split(PREPARED_DIR / f"{name}.npz", images, labels)
         prepared[name] = {"x": [len(images), images[0].size], "y": [len(labels), len(CLASS_NAMES)],
                           "per_class": np.bincount(labels, minlength=len(CLASS_NAMES)).tolist()}
         print(f"{name}: x {tuple(prepared[name]['x'])} float32, y {tuple(prepared[name]['y'])} one-hot")
-    write_json(SHAPES_FILE, {"raw": {key: list(array.shape) for key, array in raw.items()}, "prepared": prepared})
+    write_json(SHAPES_FILE, {"classes": list(CLASS_NAMES), "image_shape": list(raw["train_images"].shape[1:]),
+                             "raw": {key: list(array.shape) for key, array in raw.items()},
+                             "prepared": prepared})
 
 
 if __name__ == "__main__":

@@ -7,23 +7,13 @@
 with T the 0/1 targets (the assignment calls them Y when it draws them).
 """
 
-from pathlib import Path
-
 import numpy as np
 
-from stages.common import float_param, int_param, load_params, run, write_json
+from stages import params
+from stages.common import METRICS_DIR, SCRATCH_FILE, run, write_json
 
-OUTPUT = Path("reports/scratch_backprop.json")
+METRICS_FILE = METRICS_DIR / "scratch_backprop.json"
 N_INPUTS = 2  # the assignment's network: input 2 -> hidden -> output 1
-
-
-def read_params(params):
-    return {
-        "seed": int_param(params, "scratch.seed", minimum=0),
-        "n_samples": int_param(params, "scratch.n_samples", minimum=1),
-        "n_hidden": int_param(params, "scratch.n_hidden", minimum=1),
-        "gradcheck_epsilon": float_param(params, "scratch.gradcheck_epsilon", 0, 1),
-    }
 
 
 def make_problem(seed, n_samples, n_hidden):
@@ -97,22 +87,22 @@ def max_relative_error(analytic, numerical):
 
 
 def main():
-    settings = read_params(load_params())
-    weights, X, T = make_problem(settings["seed"], settings["n_samples"], settings["n_hidden"])
+    settings = params.read("scratch")
+    weights, X, T = make_problem(settings.seed, settings.n_samples, settings.n_hidden)
     H, Y = forward(weights, X)
     gradients = backward(weights, X, T, H, Y)
-    numerical = numerical_gradients(weights, X, T, settings["gradcheck_epsilon"])
+    numerical = numerical_gradients(weights, X, T, settings.gradcheck_epsilon)
+    error = max_relative_error(gradients, numerical)
     result = {
         "loss": float(loss(Y, T)),
         "gradients": {name: np.asarray(g).tolist() for name, g in gradients.items()},
-        "gradient_check": {
-            "epsilon": settings["gradcheck_epsilon"],
-            "max_relative_error": max_relative_error(gradients, numerical),
-        },
+        "gradient_check": {"epsilon": settings.gradcheck_epsilon, "max_relative_error": error},
+        "problem": {"seed": settings.seed, "n_samples": settings.n_samples, "n_inputs": N_INPUTS,
+                    "n_hidden": settings.n_hidden, "n_outputs": 1},
     }
-    write_json(OUTPUT, result)
-    print(f"loss {result['loss']!r}; gradient check max relative error "
-          f"{result['gradient_check']['max_relative_error']:.2e}")
+    write_json(SCRATCH_FILE, result)
+    write_json(METRICS_FILE, {"loss": result["loss"], "gradient_check_error": error})
+    print(f"loss {result['loss']!r}; gradient check max relative error {error:.2e}")
     for name, gradient in result["gradients"].items():
         print(f"dL/d{name} = {gradient}")
 

@@ -1,69 +1,80 @@
-"""train_lenet stage: one LeNet-5 variant of Part 4, named on the command line.
+"""train_lenet stage: one LeNet variant, named on the command line, as `lenet.<variant>` in params.yaml defines it.
 
-A variant is its params subtree `lenet.<variant>`: `dropout` > 0 adds dropout
-after each of the three conv blocks, `batch_norm` puts BatchNormalization
-between each conv and its relu.
+The assignment's LeNet-5 is filters [6, 16, 120], 5x5 kernels, `same` then
+`valid` padding, max-pooling after the first two convs, Flatten, Dense 84.
+Its dropout variant adds dropout after each conv block; its batch-norm variant
+puts BatchNormalization between each conv and its relu.
 """
 
 import argparse
 
-from stages import training
-from stages.common import CLASS_NAMES, StageError, bool_param, float_param, load_params, load_split, run
+from stages import params, training
+from stages.common import CLASS_NAMES, load_split, run
 
 IMAGE_SHAPE = (28, 28, 1)
+POOLING = {"max": "MaxPooling2D", "average": "AveragePooling2D"}
 
 
-def read_params(params, variant):
-    known = params.get("lenet") if isinstance(params.get("lenet"), dict) else {}
-    if variant not in known:
-        raise StageError(f"params.yaml: lenet.{variant}: unknown variant "
-                         f"(expected one of: {', '.join(known) or 'none defined'})")
-    prefix = f"lenet.{variant}"
-    return {
-        "dropout": float_param(params, f"{prefix}.dropout", 0, 1, low_inclusive=True),
-        "batch_norm": bool_param(params, f"{prefix}.batch_norm"),
-        "fit": training.read_fit_params(params, prefix),
-    }
+def augmentation(augment, seed):
+    """Random shifts and flips: Keras applies them only when training, so evaluation sees the images as they are."""
+    from keras import layers
+
+    shift = [layers.RandomTranslation(augment.translate, augment.translate, fill_mode="constant", seed=seed)] \
+        if augment.translate > 0 else []
+    flip = [layers.RandomFlip("horizontal", seed=seed)] if augment.flip else []
+    return shift + flip
 
 
-def build_lenet(dropout=0.0, batch_norm=False, num_classes=len(CLASS_NAMES), name="lenet"):
-    """LeNet-5 for 28x28x1 inputs, layer for layer as in the assignment."""
+def conv_block(config, i):
+    """Conv -> [BatchNorm] -> activation -> [pool] -> [dropout]: the i-th conv layer of the network."""
+    from keras import layers
+
+    is_last = i == len(config.filters) - 1
+    if config.batch_norm:
+        block = [layers.Conv2D(config.filters[i], config.kernel_size[i], padding=config.padding[i]),
+                 layers.BatchNormalization(), layers.Activation(config.activation)]
+    else:
+        block = [layers.Conv2D(config.filters[i], config.kernel_size[i], padding=config.padding[i],
+                               activation=config.activation)]
+    pooled = config.pooling[i] != "none"
+    if pooled:
+        block.append(getattr(layers, POOLING[config.pooling[i]])(2))
+    if config.dropout > 0 and (pooled or is_last):
+        block.append(layers.Dropout(config.dropout))
+    return block
+
+
+def build_lenet(config, seed=0, num_classes=len(CLASS_NAMES), name="lenet"):
+    """The network `config` (a schema.Lenet) describes, for 28x28x1 inputs."""
     import keras
     from keras import layers
 
-    def conv_block(filters, padding):
-        if not batch_norm:
-            return [layers.Conv2D(filters, 5, padding=padding, activation="relu")]
-        return [layers.Conv2D(filters, 5, padding=padding), layers.BatchNormalization(),
-                layers.Activation("relu")]
-
-    def regularise():
-        return [layers.Dropout(dropout)] if dropout > 0 else []
-
+    head = [layers.Flatten() if config.head == "flatten" else layers.GlobalAveragePooling2D()]
+    for units in config.dense_units:
+        head += ([layers.Dropout(config.dense_dropout)] if config.dense_dropout > 0 else [])
+        head.append(layers.Dense(units, activation=config.activation))
     return keras.Sequential(
         [keras.Input(shape=IMAGE_SHAPE)]
-        + conv_block(6, "same") + [layers.MaxPooling2D(2)] + regularise()      # 28x28x6 -> 14x14x6
-        + conv_block(16, "valid") + [layers.MaxPooling2D(2)] + regularise()    # 10x10x16 -> 5x5x16
-        + conv_block(120, "valid") + regularise()                              # 1x1x120
-        + [layers.Flatten(), layers.Dense(84, activation="relu"),
-           layers.Dense(num_classes, activation="softmax")],
+        + augmentation(config.augment, seed)
+        + [layer for i in range(len(config.filters)) for layer in conv_block(config, i)]
+        + head
+        + [layers.Dense(num_classes, activation="softmax")],
         name=name,
     )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("variant", help="a key under `lenet` in params.yaml: base, dropout, batchnorm")
+    parser.add_argument("variant", help="a key under `lenet` in params.yaml, such as base")
     variant = parser.parse_args().variant
-    params = load_params()
-    settings, runtime = read_params(params, variant), training.read_runtime_params(params)
+    seed, train, config = params.read("seed", "train", f"lenet.{variant}")
     x_train, y_train, _ = load_split("train")
     x_val, y_val, _ = load_split("val")
-    training.configure(runtime)
+    training.configure(seed, train)
     name = f"lenet-{variant}"
-    model = build_lenet(settings["dropout"], settings["batch_norm"], name=name)
+    model = build_lenet(config, seed, name=name)
     training.fit(model, name, (x_train.reshape(-1, *IMAGE_SHAPE), y_train),
-                 (x_val.reshape(-1, *IMAGE_SHAPE), y_val), settings["fit"], runtime)
+                 (x_val.reshape(-1, *IMAGE_SHAPE), y_val), config, train, config.model_dump())
 
 
 if __name__ == "__main__":

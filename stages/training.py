@@ -1,69 +1,34 @@
-"""What train_mlp and train_lenet share: their params, determinism, and fit().
+"""What train_mlp and train_lenet share: determinism, compiling, fit() and its outputs.
 
 TensorFlow is imported inside the functions that need it, so that params are
 checked (and bad ones reported) before the three-second import.
 """
 
 import io
+import json
+import math
 import time
 from pathlib import Path
 
-from stages.common import (
-    atomic_path,
-    bool_param,
-    choice_param,
-    float_param,
-    int_param,
-    write_json,
-    write_text,
-)
+from stages import quiet_tf
+from stages.artifacts import save_keras_model
+from stages.common import model_outputs, write_json, write_text
 
-MODELS_DIR = Path("models")
-TRAINING_DIR = Path("reports/training")
+DIGITS = 4  # validation metrics are rounded, as the test metrics, so that DVC's tables stay readable
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
-MONITORS = ("val_loss", "val_accuracy")
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
+TIMING_LOG = Path("logs/timing.jsonl")   # wall times vary run to run: git-ignored, not a tracked output
 
 
-def read_fit_params(params, prefix):
-    """The fit settings under `prefix` (such as 'lenet.dropout'), checked."""
-    return {
-        "epochs": int_param(params, f"{prefix}.epochs", minimum=1),
-        "batch_size": int_param(params, f"{prefix}.batch_size", minimum=1),
-        "optimizer": choice_param(params, f"{prefix}.optimizer", tuple(OPTIMIZERS)),
-        "learning_rate": float_param(params, f"{prefix}.learning_rate", 0, 1, high_inclusive=True),
-        "restore_best_weights": bool_param(params, f"{prefix}.restore_best_weights"),
-        "monitor": choice_param(params, f"{prefix}.monitor", MONITORS),
-        "reduce_lr_factor": float_param(params, f"{prefix}.reduce_lr_factor", 0, 1),
-        "reduce_lr_patience": int_param(params, f"{prefix}.reduce_lr_patience", minimum=1, allow_none=True),
-    }
-
-
-def read_runtime_params(params):
-    """Settings that change speed, not results: shared by every training stage."""
-    return {
-        "seed": int_param(params, "seed", minimum=0),
-        "steps_per_execution": int_param(params, "train.steps_per_execution", minimum=1),
-        "validation_batch_size": int_param(params, "train.validation_batch_size", minimum=1),
-        "inter_op_threads": int_param(params, "train.inter_op_threads", minimum=0),
-    }
-
-
-def model_outputs(name):
-    """Where a model's training writes: the model file and its report directory."""
-    return MODELS_DIR / f"{name}.keras", TRAINING_DIR / name
-
-
-def configure(runtime):
+def configure(seed, train):
     """Seeds, op determinism and threads: call before building a model."""
+    tf = quiet_tf.import_tensorflow()  # the process's first TensorFlow import: Keras imports it too
     import keras
-    import tensorflow as tf
 
     # 0 keeps TensorFlow's default. It can only be set before the first op runs.
-    if tf.config.threading.get_inter_op_parallelism_threads() != runtime["inter_op_threads"]:
-        tf.config.threading.set_inter_op_parallelism_threads(runtime["inter_op_threads"])
+    if tf.config.threading.get_inter_op_parallelism_threads() != train.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(train.inter_op_threads)
     keras.backend.clear_session()  # also restarts layer auto-names, which the outputs record
-    keras.utils.set_random_seed(runtime["seed"])
+    keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
 
@@ -88,78 +53,115 @@ def summary_text(model):
     return lines.getvalue()
 
 
+def learning_rate(fit, steps_per_epoch):
+    """A float, or a Keras schedule for `cosine`: linear warm-up to the rate, then cosine decay to 0."""
+    import keras
+
+    if fit.schedule.kind != "cosine":
+        return fit.learning_rate
+    warmup_steps = fit.schedule.warmup_epochs * steps_per_epoch
+    decay_steps = (fit.epochs - fit.schedule.warmup_epochs) * steps_per_epoch
+    if warmup_steps == 0:
+        return keras.optimizers.schedules.CosineDecay(fit.learning_rate, decay_steps)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=fit.learning_rate,
+                                                  warmup_steps=warmup_steps)
+
+
+def compile_model(model, fit, steps_per_epoch, steps_per_execution):
+    import keras
+
+    # Adam and the others apply no decay unless given a value; AdamW always needs one.
+    decay = {"weight_decay": fit.weight_decay} if fit.weight_decay or fit.optimizer == "adamw" else {}
+    optimizer = getattr(keras.optimizers, OPTIMIZERS[fit.optimizer])(
+        learning_rate=learning_rate(fit, steps_per_epoch), **decay)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=fit.label_smoothing),
+                  metrics=["accuracy"], steps_per_execution=steps_per_execution)
+
+
 def epoch_logger(epochs):
     """One plain line per epoch: readable in `dvc repro` output and in CI logs."""
     import keras
 
     def log(epoch, logs):
-        print(f"epoch {epoch + 1}/{epochs}: " + " ".join(f"{k} {logs[k]:.4f}" for k in HISTORY_COLUMNS[1:]),
-              flush=True)
+        print(f"epoch {epoch + 1}/{epochs}: " + " ".join(
+            f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy")), flush=True)
 
     return keras.callbacks.LambdaCallback(on_epoch_end=log)
 
 
-def fit(model, name, train, val, fit_params, runtime):
-    """Compile and train `model`; write the model, its history, summary and timing.
+def fit(model, name, train, val, fit_params, train_params, config):
+    """Compile and train `model`; write the model, its curves, summary and training record.
 
     With restore_best_weights the saved weights are those of the epoch with the
     best validation score: only validation data chooses, never the test set.
+    `config` is recorded so that the report can describe the model from outputs alone.
     """
     import keras
 
     x_train, y_train = train
-    optimizer = getattr(keras.optimizers, OPTIMIZERS[fit_params["optimizer"]])(
-        learning_rate=fit_params["learning_rate"])
-    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=runtime["steps_per_execution"])
-    untrained_output = model.predict(x_train[:1], verbose=0)[0]
+    steps_per_epoch = math.ceil(len(x_train) / fit_params.batch_size)
+    compile_model(model, fit_params, steps_per_epoch, train_params.steps_per_execution)
+    # predict_on_batch: predict() would build a tf.data pipeline that makes TensorFlow log a spurious error
+    untrained_output = model.predict_on_batch(x_train[:1])[0]
 
-    epochs = fit_params["epochs"]
+    epochs = fit_params.epochs
     # patience=epochs: never stops early, only tracks (and maybe restores) the best epoch.
-    best = keras.callbacks.EarlyStopping(monitor=fit_params["monitor"], patience=epochs,
-                                         restore_best_weights=fit_params["restore_best_weights"])
+    best = keras.callbacks.EarlyStopping(monitor=fit_params.monitor, patience=epochs,
+                                         restore_best_weights=fit_params.restore_best_weights)
     callbacks = [epoch_logger(epochs), best]
-    if fit_params["reduce_lr_patience"] is not None:
+    if fit_params.schedule.kind == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=fit_params["monitor"], factor=fit_params["reduce_lr_factor"],
-            patience=fit_params["reduce_lr_patience"]))
+            monitor=fit_params.monitor, factor=fit_params.schedule.factor, patience=fit_params.schedule.patience))
     start = time.perf_counter()
-    history = model.fit(x_train, y_train, validation_data=val, epochs=epochs,
-                        batch_size=fit_params["batch_size"], validation_batch_size=runtime["validation_batch_size"],
-                        callbacks=callbacks, verbose=0)
+    # The same batches as model.fit(x, y, batch_size=...) makes, without its spurious error line (quiet_tf).
+    history = model.fit(
+        quiet_tf.array_batches(x_train, y_train, batch_size=fit_params.batch_size, shuffle=True),
+        validation_data=quiet_tf.array_batches(*val, batch_size=train_params.validation_batch_size, shuffle=False),
+        epochs=epochs, shuffle=False, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
 
     history = history.history
     best_index = best.best_epoch
-    saved_index = best_index if fit_params["restore_best_weights"] else epochs - 1
-    model_path, report_dir = model_outputs(name)
-    with atomic_path(model_path) as tmp:
-        model.save(tmp)
-    write_text(report_dir / "history.csv", history_csv(history))
-    write_text(report_dir / "summary.txt", summary_text(model))
-    write_json(report_dir / "training.json", {
+    saved_index = best_index if fit_params.restore_best_weights else epochs - 1
+    paths = model_outputs(name)
+    save_keras_model(model, paths["model"])
+    for metric, path in paths["curves"].items():
+        write_text(path, curve_csv(history[metric], history[f"val_{metric}"]))
+    write_text(paths["record"] / "summary.txt", summary_text(model))
+    write_json(paths["record"] / "training.json", {
         "model": name,
-        "fit": fit_params,
+        "config": config,
+        "train_samples": len(x_train),
+        "val_samples": len(val[0]),
         "params": parameter_counts(model),
         "layers": layer_table(model),
         "untrained_output": {"probabilities": [float(p) for p in untrained_output],
                              "sum": float(untrained_output.sum())},
         "weights_from_epoch": saved_index + 1,
+    })
+    # A DVC metric of the training stage: a sweep that runs only training compares these.
+    write_json(paths["validation"], {
+        "epochs": epochs,
         "best_epoch": best_index + 1,
-        "best_val_loss": float(history["val_loss"][best_index]),
-        "best_val_accuracy": float(history["val_accuracy"][best_index]),
+        "best_val_accuracy": round(float(history["val_accuracy"][best_index]), DIGITS),
+        "best_val_loss": round(float(history["val_loss"][best_index]), DIGITS),
     })
-    write_json(report_dir / "timing.json", {
-        "fit_seconds": round(seconds, 2),
-        "samples_per_second": round(epochs * len(x_train) / seconds, 1),
-    })
-    print(f"{name}: weights from epoch {saved_index + 1} ({fit_params['monitor']} "
-          f"{history[fit_params['monitor']][saved_index]:.4f}); fit took {seconds:.1f} s")
+    log_timing(name, seconds, epochs * len(x_train) / seconds)
+    print(f"{name}: weights from epoch {saved_index + 1} ({fit_params.monitor} "
+          f"{history[fit_params.monitor][saved_index]:.4f}); fit took {seconds:.1f} s")
 
 
-def history_csv(history):
-    epochs = len(history["loss"])
-    rows = [",".join(HISTORY_COLUMNS)]
-    for i in range(epochs):
-        rows.append(",".join([str(i + 1)] + [repr(float(history[k][i])) for k in HISTORY_COLUMNS[1:]]))
+def curve_csv(train, validation):
+    rows = ["epoch,train,validation"]
+    rows += [f"{i + 1},{float(t)!r},{float(v)!r}" for i, (t, v) in enumerate(zip(train, validation))]
     return "\n".join(rows) + "\n"
+
+
+def log_timing(name, seconds, samples_per_second):
+    """Append to a git-ignored log: timings are for people and benchmarks, not for dvc.lock."""
+    TIMING_LOG.parent.mkdir(exist_ok=True)
+    with open(TIMING_LOG, "a") as log:
+        log.write(json.dumps({"model": name, "fit_seconds": round(seconds, 2),
+                              "samples_per_second": round(samples_per_second, 1),
+                              "at": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")

@@ -3,6 +3,7 @@
 import functools
 import gzip
 import http.server
+import json
 import os
 import shutil
 import struct
@@ -13,12 +14,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 from benchmarks.project import make_copy, set_params
+from stages import params
+from stages.download import DEBIAN_DIR, ENV_VAR
 from stages.idx import IdxSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+PARAMS = params.load(ROOT / "params.yaml")
+
+
+def data_dir():
+    """Where the real data is: $FASHION_MNIST_DIR, else Debian's package, as the download stage looks."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return DEBIAN_DIR if DEBIAN_DIR.is_dir() else None
+
+
+DATA_DIR = data_dir()
+needs_data = pytest.mark.skipif(
+    DATA_DIR is None, reason=f"no Fashion-MNIST files: set {ENV_VAR} or apt-get install dataset-fashion-mnist")
 
 
 def idx_bytes(array):
@@ -99,8 +115,8 @@ class Project:
         self.path = Path(path)
         self.env = env
 
-    def run(self, *args, check=True):
-        result = subprocess.run(args, cwd=self.path, env=self.env, capture_output=True, text=True)
+    def run(self, *args, check=True, timeout=900):
+        result = subprocess.run(args, cwd=self.path, env=self.env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
@@ -127,39 +143,66 @@ def ran_stages(repro_output):
             for line in repro_output.splitlines() if line.startswith(prefix)]
 
 
-def make_project(path, **params):
+def make_project(path, **changes):
     """A committed copy of the project's sources in `path`, with params set: ready for `dvc repro`."""
-    assert DEBIAN_DIR.is_dir(), f"{DEBIAN_DIR} missing: apt-get install dataset-fashion-mnist"
-    project = Project(path, venv_env(FASHION_MNIST_DIR=str(DEBIAN_DIR)))
-    make_copy(path, params, project.env)
+    if DATA_DIR is None:
+        pytest.skip(f"no Fashion-MNIST files: set {ENV_VAR} or apt-get install dataset-fashion-mnist")
+    project = Project(path, venv_env(FASHION_MNIST_DIR=str(DATA_DIR)))
+    make_copy(path, changes, project.env)
     return project
 
 
-# Small enough for CI, large enough that every stage does real work.
-QUICK_PARAMS = {
-    "data.max_train_samples": 1000,
-    "mlp.epochs": 2,
-    "lenet.base.epochs": 1,
-    "lenet.dropout.epochs": 1,
-    "lenet.batchnorm.epochs": 1,
-}
+def quick_params():
+    """Small enough for CI, large enough that every stage does real work: every variant params.yaml defines."""
+    quick = {"data.max_train_samples": 1000, "data.max_val_samples": 500, "data.max_test_samples": 500,
+             "mlp.epochs": 2}
+    for variant, config in PARAMS["lenet"].items():
+        quick[f"lenet.{variant}.epochs"] = 1
+        if config["schedule"]["kind"] == "cosine":
+            quick[f"lenet.{variant}.schedule.warmup_epochs"] = 0
+    return quick
+
+
+QUICK_PARAMS = quick_params()
 
 
 @pytest.fixture(scope="session")
 def quick_project(tmp_path_factory):
-    """The whole pipeline reproduced once on quick params, its results committed as a user would."""
-    project = make_project(tmp_path_factory.mktemp("quick") / "project", **QUICK_PARAMS)
-    project.ran = project.repro()
-    project.git("add", "-A")
-    project.git("commit", "-q", "-m", "quick run")
+    """The whole pipeline reproduced once on quick params, its results committed as a user would.
+
+    Built once for the whole run, whichever pytest-xdist worker asks first; the others wait on a
+    file lock and then share it. Tests must not change it: quick_copy gives a private copy.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the directory all workers' temp directories live in
+    path, ran_file = shared / "quick" / "project", shared / "quick" / "ran.json"
+    with FileLock(str(shared / "quick.lock")):
+        if not ran_file.exists():
+            if path.exists():  # a worker failed half-way: start again
+                shutil.rmtree(path.parent)
+            project = make_project(path, **QUICK_PARAMS)
+            ran = project.repro()
+            project.git("add", "-A")
+            project.git("commit", "-q", "-m", "quick run")
+            ran_file.write_text(json.dumps(ran))
+    project = Project(path, venv_env(FASHION_MNIST_DIR=str(DATA_DIR)))
+    project.ran = json.loads(ran_file.read_text())
     return project
+
+
+def _without_dvc_tmp(root):
+    """copytree's ignore: DVC's lock and index files under .dvc/tmp belong to the original's processes."""
+    def ignore(directory, names):
+        return ["tmp"] if Path(directory) == root / ".dvc" else []
+    return ignore
 
 
 @pytest.fixture
 def quick_copy(quick_project, tmp_path):
     """A private copy of the reproduced project (git history and DVC cache included) to change."""
     path = tmp_path / "copy"
-    shutil.copytree(quick_project.path, path, symlinks=True)
+    shutil.copytree(quick_project.path, path, symlinks=True, ignore=_without_dvc_tmp(quick_project.path))
     return Project(path, quick_project.env)
 
 
@@ -169,8 +212,10 @@ def small_data():
     from stages import idx
     from stages.preprocess import flatten_and_scale, one_hot
 
-    images = idx.load(DEBIAN_DIR, idx.FASHION_MNIST["train_images"])
-    labels = idx.load(DEBIAN_DIR, idx.FASHION_MNIST["train_labels"])
+    if DATA_DIR is None:
+        pytest.skip(f"no Fashion-MNIST files: set {ENV_VAR} or apt-get install dataset-fashion-mnist")
+    images = idx.load(DATA_DIR, idx.FASHION_MNIST["train_images"])
+    labels = idx.load(DATA_DIR, idx.FASHION_MNIST["train_labels"])
     x, y = flatten_and_scale(images), one_hot(labels)
     return (x[:3000], y[:3000]), (x[-1000:], y[-1000:])
 

@@ -1,7 +1,7 @@
 import pytest
 
 from stages.common import StageError
-from stages.download import ENV_VAR, HttpSource, LocalSource, default_sources, download
+from stages.download import ENV_VAR, HttpSource, LocalSource, default_sources, download, size_cap
 
 
 def test_local_directory_files_are_verified_and_written(tiny_files, tmp_path):
@@ -92,3 +92,23 @@ def test_an_explicit_directory_that_fails_stops_the_search(tiny_files, tmp_path)
     (source_dir / specs[0].name).unlink()
     with pytest.raises(StageError, match=f"^{ENV_VAR}="):
         download([LocalSource(source_dir), LocalSource(source_dir)], tmp_path / "raw", specs, explicit=True)
+
+
+def test_a_local_file_past_the_cap_is_cut_off(tiny_files, tmp_path):
+    source_dir, specs = tiny_files
+    cap = size_cap(specs)
+    (source_dir / specs[0].name).write_bytes(bytes(cap + 1))
+    with pytest.raises(StageError, match=f"{specs[0].name}: more than {cap} bytes, cut off there"):
+        download([LocalSource(source_dir)], tmp_path / "raw", specs)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_a_failed_source_leaves_earlier_files_as_they_were_and_no_temporary_ones(tiny_files, tmp_path):
+    source_dir, specs = tiny_files
+    dest = tmp_path / "raw"
+    download([LocalSource(source_dir)], dest, specs)
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    (source_dir / specs[-1].name).write_bytes(b"not gzip at all")
+    with pytest.raises(StageError, match="not a gzip file"):
+        download([LocalSource(source_dir)], dest, specs)
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before

@@ -1,37 +1,32 @@
-"""The four architectures, their params checks, and short training runs on real images."""
+"""The architectures params.yaml defines, the knobs that shape them, and short training runs on real images."""
 
 import json
 
 import numpy as np
 import pytest
 
-from conftest import as_images
-from stages import training
-from stages.common import StageError
+from conftest import PARAMS, as_images
+from stages import params, training
 from stages.train_lenet import build_lenet
-from stages.train_lenet import read_params as read_lenet_params
 from stages.train_mlp import build_mlp
-from stages.train_mlp import read_params as read_mlp_params
 
-FIT = {"epochs": 2, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.001,
-       "restore_best_weights": True, "monitor": "val_loss", "reduce_lr_factor": 0.5, "reduce_lr_patience": None}
-RUNTIME = {"seed": 7, "steps_per_execution": 1, "validation_batch_size": 500, "inter_op_threads": 0}
-
+TRAIN = params.check(PARAMS, "train").model_copy(update={"steps_per_execution": 1, "validation_batch_size": 500,
+                                                         "inter_op_threads": 0})
+SEED = 7
 LENET_SHAPES = [[28, 28, 6], [14, 14, 6], [10, 10, 16], [5, 5, 16], [1, 1, 120], [120], [84], [10]]
 
 
-def models():
-    return {
-        "mlp": build_mlp(784, [128, 64], "relu"),
-        "lenet-base": build_lenet(),
-        "lenet-dropout": build_lenet(dropout=0.5),
-        "lenet-batchnorm": build_lenet(batch_norm=True),
-    }
+def lenet_config(variant="base", **changes):
+    """A variant of params.yaml with some knobs changed, checked by the schema."""
+    raw = {**PARAMS["lenet"][variant], **changes}
+    return params.check({**PARAMS, "lenet": {variant: raw}}, f"lenet.{variant}")
 
 
 @pytest.fixture(scope="module")
 def built():
-    return models()
+    mlp = params.check(PARAMS, "mlp")
+    return {"mlp": build_mlp(784, mlp.hidden_units, mlp.activation),
+            **{f"lenet-{v}": build_lenet(lenet_config(v)) for v in ("base", "dropout", "batchnorm")}}
 
 
 @pytest.mark.parametrize("name, total, trainable", [
@@ -40,20 +35,17 @@ def built():
     ("lenet-dropout", 61_706, 61_706),
     ("lenet-batchnorm", 62_274, 61_990),
 ])
-def test_parameter_counts_match_the_assignment(built, name, total, trainable):
+def test_the_assignment_models_have_its_parameter_counts(built, name, total, trainable):
     counts = training.parameter_counts(built[name])
     assert counts == {"total": total, "trainable": trainable, "non_trainable": total - trainable}
-
-
-def test_mlp_layer_shapes(built):
-    assert [layer["output_shape"] for layer in training.layer_table(built["mlp"])] == [[128], [64], [10]]
 
 
 def shapes_of(model, *types):
     return [layer["output_shape"] for layer in training.layer_table(model) if layer["type"] not in types]
 
 
-def test_lenet_layer_shapes(built):
+def test_layer_shapes(built):
+    assert shapes_of(built["mlp"]) == [[128], [64], [10]]
     assert shapes_of(built["lenet-base"]) == LENET_SHAPES
 
 
@@ -73,85 +65,113 @@ def test_batch_norm_sits_between_each_conv_and_its_relu(built):
     assert shapes_of(built["lenet-batchnorm"], "BatchNormalization", "Activation") == LENET_SHAPES
 
 
-def test_mlp_layer_sizes_come_from_params():
-    model = build_mlp(784, [32], "tanh")
-    assert training.parameter_counts(model)["total"] == 784 * 32 + 32 + 32 * 10 + 10
+def test_the_knobs_shape_the_network():
+    config = lenet_config(filters=[8, 8, 16], kernel_size=[3, 3, 3], padding=["same"] * 3,
+                          pooling=["none", "average", "max"], head="global_average", dense_units=[32, 16],
+                          dense_dropout=0.25, activation="gelu")
+    table = training.layer_table(build_lenet(config))
+    assert [layer["type"] for layer in table] == [
+        "Conv2D", "Conv2D", "AveragePooling2D", "Conv2D", "MaxPooling2D", "GlobalAveragePooling2D",
+        "Dropout", "Dense", "Dropout", "Dense", "Dense"]
+    assert [layer["output_shape"] for layer in table][:6] == [[28, 28, 8], [28, 28, 8], [14, 14, 8],
+                                                              [14, 14, 16], [7, 7, 16], [16]]
+    conv = 3 * 3 * 1 * 8 + 8 + 3 * 3 * 8 * 8 + 8 + 3 * 3 * 8 * 16 + 16
+    assert training.parameter_counts(build_lenet(config))["total"] == conv + 16 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10
 
 
-# --- params -------------------------------------------------------------------
+def augmented(translate=0.1, flip=True):
+    return lenet_config(augment={"translate": translate, "flip": flip})
 
 
-def lenet_params(**overrides):
-    variant = {"epochs": 10, "batch_size": 32, "dropout": 0.0, "batch_norm": False, "optimizer": "adam",
-               "learning_rate": 0.001, "restore_best_weights": True, "monitor": "val_loss",
-               "reduce_lr_factor": 0.5, "reduce_lr_patience": None, **overrides}
-    return {"lenet": {"base": variant}}
+def test_augmentation_changes_training_batches_only():
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    model = build_lenet(augmented(), seed=SEED)
+    layers = model.layers[:2]
+    assert [type(layer).__name__ for layer in layers] == ["RandomTranslation", "RandomFlip"]
+    assert training.parameter_counts(model)["total"] == 61_706
+    images = np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
+    out = images
+    for layer in layers:
+        assert np.array_equal(np.asarray(layer(images, training=False)), images)
+        out = layer(out, training=True)
+    assert not np.array_equal(np.asarray(out), images)
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"epochs": 0}, r"lenet.base.epochs: expected an integer >= 1, got 0"),
-    ({"batch_size": -1}, r"lenet.base.batch_size: expected an integer >= 1"),
-    ({"dropout": 1.0}, r"lenet.base.dropout: expected a number in \[0, 1\), got 1.0"),
-    ({"dropout": -0.1}, r"lenet.base.dropout: expected a number in \[0, 1\)"),
-    ({"optimizer": "adamax"}, r"lenet.base.optimizer: expected one of adam, adamw, sgd, rmsprop, got 'adamax'"),
-    ({"learning_rate": 0}, r"lenet.base.learning_rate: expected a number in \(0, 1\]"),
-    ({"monitor": "loss"}, r"lenet.base.monitor: expected one of val_loss, val_accuracy"),
-    ({"batch_norm": "yes"}, r"lenet.base.batch_norm: expected true or false"),
-])
-def test_bad_lenet_params_name_the_key(override, message):
-    with pytest.raises(StageError, match=message):
-        read_lenet_params(lenet_params(**override), "base")
+def test_augmentation_is_identical_for_the_same_seed():
+    import keras
+
+    images = np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
+    outputs = []
+    for seed in (SEED, SEED, SEED + 1):
+        keras.utils.set_random_seed(seed)
+        model = build_lenet(augmented(), seed=seed)
+        out = images
+        for layer in model.layers[:2]:
+            out = layer(out, training=True)
+        outputs.append(np.asarray(out))
+    assert np.array_equal(outputs[0], outputs[1])
+    assert not np.array_equal(outputs[0], outputs[2])
 
 
-def test_an_unknown_variant_is_named():
-    with pytest.raises(StageError, match=r"lenet.resnet: unknown variant \(expected one of: base\)"):
-        read_lenet_params(lenet_params(), "resnet")
-
-
-def test_good_lenet_params_pass():
-    assert read_lenet_params(lenet_params(dropout=0.5), "base")["dropout"] == 0.5
-
-
-@pytest.mark.parametrize("units", [[], [0], [64, "x"], 128])
-def test_bad_mlp_hidden_units_are_named(units):
-    params = {"mlp": {"hidden_units": units}}
-    with pytest.raises(StageError, match=r"mlp.hidden_units: expected a non-empty list"):
-        read_mlp_params(params)
+def test_cosine_schedule_warms_up_then_decays():
+    config = lenet_config(epochs=4, learning_rate=0.01, schedule={"kind": "cosine", "warmup_epochs": 1})
+    schedule = training.learning_rate(config, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 25, 40)]
+    assert rates[0] < rates[1] < rates[2] == pytest.approx(0.01)
+    assert rates[2] > rates[3] > rates[4] == pytest.approx(0.0, abs=1e-6)
+    assert training.learning_rate(lenet_config(), 10) == 0.001
 
 
 # --- training on a small real subset ---------------------------------------------
 
 
-def train_small(workdir, monkeypatch, build, reshape, name, fit=FIT):
+def train_small(workdir, monkeypatch, model, data, name, config):
     monkeypatch.chdir(workdir)
-    (x_train, y_train), (x_val, y_val) = reshape
-    training.configure(RUNTIME)
-    training.fit(build(), name, (x_train, y_train), (x_val, y_val), fit, RUNTIME)
-    return json.loads((workdir / "reports/training" / name / "training.json").read_text())
+    training.fit(model, name, *data, config, TRAIN, config.model_dump())
+    return {**json.loads((workdir / "reports/training" / name / "training.json").read_text()),
+            **json.loads((workdir / "reports/validation" / f"{name}.json").read_text())}
+
+
+def fresh(build):
+    training.configure(SEED, TRAIN)
+    return build()
 
 
 def test_lenet_learns_on_a_small_subset(small_data, tmp_path, monkeypatch):
-    record = train_small(tmp_path, monkeypatch, build_lenet, as_images(small_data), "lenet-base")
+    config = lenet_config(epochs=2)
+    record = train_small(tmp_path, monkeypatch, fresh(lambda: build_lenet(config)), as_images(small_data),
+                         "lenet-base", config)
     assert record["best_val_accuracy"] > 0.6
     assert (tmp_path / "models/lenet-base.keras").is_file()
-    history = (tmp_path / "reports/training/lenet-base/history.csv").read_text().splitlines()
-    assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(history) == 3
+    for metric in ("accuracy", "loss"):
+        curve = (tmp_path / f"reports/curves/{metric}/lenet-base.csv").read_text().splitlines()
+        assert curve[0] == "epoch,train,validation" and len(curve) == 3
     assert record["untrained_output"]["sum"] == pytest.approx(1.0, abs=1e-5)
     assert record["weights_from_epoch"] == record["best_epoch"]
+    assert record["config"]["filters"] == [6, 16, 120] and record["train_samples"] == 3000
 
 
-def test_training_is_deterministic(small_data, tmp_path, monkeypatch):
-    records = []
+def test_augmented_training_with_every_new_knob_is_deterministic(small_data, tmp_path, monkeypatch):
+    config = lenet_config(epochs=2, filters=[8, 16], kernel_size=[3, 3], padding=["same", "same"],
+                          pooling=["max", "max"], batch_norm=True, head="global_average", dense_units=[16],
+                          augment={"translate": 0.1, "flip": True}, optimizer="adamw", weight_decay=1e-4,
+                          label_smoothing=0.1, batch_size=128, schedule={"kind": "cosine", "warmup_epochs": 1})
+    data = as_images(((small_data[0][0][:1000], small_data[0][1][:1000]), small_data[1]))
+    outputs = []
     for run in ("first", "second"):
         (tmp_path / run).mkdir()
-        train_small(tmp_path / run, monkeypatch, lambda: build_mlp(784, [128, 64], "relu"), small_data, "mlp")
-        records.append((tmp_path / run / "reports/training/mlp/training.json").read_bytes()
-                       + (tmp_path / run / "reports/training/mlp/history.csv").read_bytes())
-    assert records[0] == records[1]
+        train_small(tmp_path / run, monkeypatch, fresh(lambda: build_lenet(config, SEED)), data, "lenet-base", config)
+        outputs.append([(tmp_path / run / path).read_bytes() for path in (
+            "reports/training/lenet-base/training.json", "reports/curves/loss/lenet-base.csv",
+            "models/lenet-base.keras")])
+    assert outputs[0] == outputs[1]
 
 
 def test_without_restore_the_last_epoch_is_kept(small_data, tmp_path, monkeypatch):
-    fit = {**FIT, "restore_best_weights": False, "monitor": "val_accuracy", "batch_size": 128}
-    record = train_small(tmp_path, monkeypatch, lambda: build_mlp(784, [16], "relu"), small_data, "mlp", fit)
+    config = params.check(PARAMS, "mlp").model_copy(update={"epochs": 2, "restore_best_weights": False})
+    record = train_small(tmp_path, monkeypatch, fresh(lambda: build_mlp(784, [16], "relu")), small_data, "mlp",
+                         config)
     assert record["weights_from_epoch"] == 2
     assert np.isfinite(record["best_val_loss"])

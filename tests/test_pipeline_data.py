@@ -56,7 +56,7 @@ def test_sample_grids_are_written(project):
 
 def test_metrics_show_lists_the_backprop_loss(project):
     shown = json.loads(project.dvc("metrics", "show", "--json").stdout)
-    metrics = shown[""]["data"]["reports/scratch_backprop.json"]["data"]
+    metrics = shown[""]["data"]["reports/metrics/scratch_backprop.json"]["data"]
     assert metrics["loss"] == 0.1332476222330792
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stages.common import StageError, load_split
-from stages.preprocess import flatten_and_scale, one_hot, read_params, save_split, split
+from stages.preprocess import flatten_and_scale, one_hot, save_split, split, subset
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (1000, 28, 28), dtype=np.uint8)
@@ -35,10 +35,17 @@ def test_same_seed_same_split_other_seed_other_split():
     assert not np.array_equal(a, c)
 
 
-def test_max_train_samples_subsamples_train_only_and_stratified():
-    (x_train, y_train), (x_val, _) = split(IMAGES, LABELS, 0.2, seed=1, max_train_samples=300)
-    assert len(x_train) == 300 and len(x_val) == 200
-    assert np.bincount(y_train).tolist() == [30] * 10
+def test_a_subset_is_stratified_and_keeps_the_original_order():
+    x, y = subset(IMAGES, LABELS, 300, seed=1)
+    assert len(x) == 300 and np.bincount(y).tolist() == [30] * 10
+    positions = [next(i for i, image in enumerate(IMAGES) if np.array_equal(image, row)) for row in x[:20]]
+    assert positions == sorted(positions)
+
+
+def test_no_limit_or_a_large_one_keeps_everything():
+    for limit in (None, 1000, 5000):
+        x, y = subset(IMAGES, LABELS, limit, seed=1)
+        assert x is IMAGES and y is LABELS
 
 
 def test_flatten_and_scale():
@@ -69,19 +76,3 @@ def test_a_corrupt_prepared_file_is_named(tmp_path):
     (tmp_path / "val.npz").write_bytes(b"garbage")
     with pytest.raises(StageError, match=r"val.npz: not a prepared split"):
         load_split("val", tmp_path)
-
-
-@pytest.mark.parametrize(
-    "data, message",
-    [
-        ({"val_fraction": 0, "max_train_samples": None}, r"data.val_fraction: expected a number in \(0, 1\), got 0"),
-        ({"val_fraction": 1.5, "max_train_samples": None}, r"data.val_fraction: expected a number in \(0, 1\)"),
-        ({"val_fraction": "a", "max_train_samples": None}, r"data.val_fraction: expected a number"),
-        ({"val_fraction": 0.2, "max_train_samples": 5}, r"data.max_train_samples: expected an integer >= 10 or null"),
-        ({"val_fraction": 0.2, "max_train_samples": 1.5}, r"data.max_train_samples: expected an integer"),
-        ({"val_fraction": 0.2}, r"data.max_train_samples: missing"),
-    ],
-)
-def test_bad_params_name_the_key(data, message):
-    with pytest.raises(StageError, match=message):
-        read_params({"seed": 0, "data": data})

@@ -1,4 +1,4 @@
-from stages.report import overfitting_signs, verdict
+from stages.report_text import overfitting_signs, regularisers, verdict
 
 
 def history(train_acc, val_acc, train_loss, val_loss):
@@ -18,20 +18,36 @@ def test_signs_are_read_from_the_curves():
     assert signs["epochs"] == 3
 
 
+CONFIGS = {"lenet-base": {"dropout": 0.0, "batch_norm": False},
+           "lenet-dropout": {"dropout": 0.5, "batch_norm": False},
+           "lenet-batchnorm": {"dropout": 0.0, "batch_norm": True}}
+
+
 def test_verdict_names_the_variant_whose_curves_overfit_less():
     signs = {"lenet-base": overfitting_signs(OVERFITTING), "lenet-dropout": overfitting_signs(STEADY),
              "lenet-batchnorm": overfitting_signs(OVERFITTING)}
-    text = verdict(signs)
-    assert "Both signs agree: **lenet-dropout** overfits less" in text
-    assert "the classic signs of overfitting" in text
+    text = verdict(signs, CONFIGS)
+    assert "Both signs agree: **lenet-dropout** overfits least" in text
+    assert "Unregularised **lenet-base**" in text and "the classic signs of overfitting" in text
     signs["lenet-dropout"], signs["lenet-batchnorm"] = signs["lenet-batchnorm"], signs["lenet-dropout"]
-    assert "**lenet-batchnorm** overfits less" in verdict(signs)
+    assert "**lenet-batchnorm** overfits least" in verdict(signs, CONFIGS)
 
 
 def test_verdict_says_so_when_the_signs_disagree():
     mixed = history([0.85, 0.90, 0.99], [0.86, 0.88, 0.89], [0.40, 0.25, 0.12], [0.38, 0.30, 0.29])
     signs = {"lenet-base": overfitting_signs(STEADY), "lenet-dropout": overfitting_signs(mixed),
              "lenet-batchnorm": overfitting_signs(OVERFITTING)}
-    text = verdict(signs)
+    text = verdict(signs, CONFIGS)
     assert "The signs disagree" in text
     assert "little sign of overfitting" in text
+
+
+def test_verdict_covers_any_set_of_variants():
+    signs = {"lenet-a": overfitting_signs(OVERFITTING), "lenet-b": overfitting_signs(STEADY),
+             "lenet-c": overfitting_signs(STEADY)}
+    configs = {"lenet-a": {}, "lenet-b": {"augment": {"translate": 0.1, "flip": True}, "weight_decay": 1e-4},
+               "lenet-c": {"dense_dropout": 0.3, "label_smoothing": 0.1}}
+    text = verdict(signs, configs)
+    assert "augmentation: random shifts up to 10% of the side and horizontal flips; weight decay 0.0001" in text
+    assert "dropout 0.3 before each hidden dense layer; label smoothing 0.1 (**lenet-c**)" in text
+    assert regularisers({}) == []

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, as_images
 from stages import training
 from stages.train_lenet import build_lenet
+from test_models import TRAIN, lenet_config
 
 NON_MODEL_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples", "report")
 
@@ -24,21 +25,20 @@ def test_stages_that_need_no_model_never_import_tensorflow(stage):
 # Fewer Python round trips and larger validation batches change nothing but the speed:
 # the same updates happen in the same order. Allow float summation-order noise only.
 TOLERANCE = 0.005
-FIT = {"epochs": 2, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.001, "restore_best_weights": True,
-       "monitor": "val_accuracy", "reduce_lr_factor": 0.5, "reduce_lr_patience": 1}
 
 
 def test_the_optimised_training_path_learns_as_well_as_the_plain_one(small_data, tmp_path, monkeypatch):
     train, val = as_images(small_data)
-    plain = {"seed": 3, "steps_per_execution": 1, "validation_batch_size": FIT["batch_size"], "inter_op_threads": 0}
-    optimised = {**plain, "steps_per_execution": 50, "validation_batch_size": 1000}
+    config = lenet_config(epochs=2)
+    plain = TRAIN.model_copy(update={"steps_per_execution": 1, "validation_batch_size": config.batch_size})
+    optimised = TRAIN.model_copy(update={"steps_per_execution": 50, "validation_batch_size": 1000})
     results = {}
     for name, runtime in (("plain", plain), ("optimised", optimised)):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
-        training.configure(runtime)
-        training.fit(build_lenet(), "lenet-base", train, val, FIT, runtime)
-        results[name] = json.loads((tmp_path / name / "reports/training/lenet-base/training.json").read_text())
+        training.configure(3, runtime)
+        training.fit(build_lenet(config), "lenet-base", train, val, config, runtime, config.model_dump())
+        results[name] = json.loads((tmp_path / name / "reports/validation/lenet-base.json").read_text())
     assert results["plain"]["best_val_accuracy"] > 0.6
     assert results["optimised"]["best_val_accuracy"] == pytest.approx(results["plain"]["best_val_accuracy"],
                                                                       abs=TOLERANCE)

@@ -1,9 +1,18 @@
 """README's walkthrough, command by command, on the quick pipeline: what a DVC user relies on."""
 
+import fcntl
 import json
+import os
+import pty
+import re
+import select
+import shlex
+import struct
 import subprocess
+import termios
 
-from conftest import Project, ran_stages
+from conftest import ROOT, Project, ran_stages
+from test_pipeline_models import EVALUATE_STAGES, MODELS, TRAIN_STAGES
 
 
 def metrics_of(project, model, rev=""):
@@ -11,9 +20,9 @@ def metrics_of(project, model, rev=""):
     return shown[rev]["data"][f"reports/metrics/{model}.json"]["data"]
 
 
-def test_second_repro_runs_nothing(quick_project):
-    assert quick_project.repro() == []
-    assert quick_project.dvc("status", "--json").stdout.strip() == "{}"
+def test_second_repro_runs_nothing(quick_copy):
+    assert quick_copy.repro() == []
+    assert quick_copy.dvc("status", "--json").stdout.strip() == "{}"
 
 
 def test_report_is_generated_from_the_measured_numbers(quick_project):
@@ -21,6 +30,7 @@ def test_report_is_generated_from_the_measured_numbers(quick_project):
     accuracy = metrics_of(quick_project, "lenet-batchnorm")["test"]["accuracy"]
     assert f"{accuracy:.4f}" in report
     assert "0.1332476222330792" in report
+    assert "| Ankle boot |" in report  # a per-class table
     for figure in ("figures/samples_dev.png", "figures/mlp/curves.png", "figures/lenet-dropout/confusion_matrix.png",
                    "figures/lenet-base/predictions.png"):
         assert f"({figure})" in report
@@ -29,7 +39,7 @@ def test_report_is_generated_from_the_measured_numbers(quick_project):
 
 def test_exp_run_reruns_only_the_changed_model_and_the_report(quick_copy):
     output = quick_copy.dvc("exp", "run", "-S", "lenet.dropout.epochs=2").stdout
-    assert sorted(ran_stages(output)) == ["evaluate@lenet-dropout", "report", "train_lenet@dropout"]
+    assert sorted(ran_stages(output)) == ["evaluate_lenet@dropout", "report", "train_lenet@dropout"]
     # The workspace now holds the experiment's results: metrics diff compares them with HEAD.
     diff = json.loads(quick_copy.dvc("metrics", "diff", "--json").stdout)
     assert "reports/metrics/lenet-dropout.json" in diff
@@ -52,22 +62,24 @@ def exp_params(revision):
     return revision["data"]["params"]["params.yaml"]["data"]
 
 
-def test_editing_mlp_model_code_reruns_only_the_mlp(quick_copy):
+def test_editing_mlp_model_code_retrains_only_the_mlp(quick_copy):
     path = quick_copy.path / "stages/train_mlp.py"
     path.write_text(path.read_text().replace(
         "keras.layers.Dense(units, activation=activation)",
         "keras.layers.Dense(units, activation=activation, use_bias=True)"))
-    assert sorted(quick_copy.repro()) == ["evaluate@mlp", "report", "train_mlp"]
+    # The same network again: byte-identical outputs, so nothing downstream re-runs.
+    assert quick_copy.repro() == ["train_mlp"]
+    path.write_text(path.read_text().replace("use_bias=True", "use_bias=False"))
+    assert sorted(quick_copy.repro()) == ["evaluate_mlp", "report", "train_mlp"]
 
 
 def test_editing_preprocessing_reruns_it_and_what_follows_but_not_download(quick_copy):
     path = quick_copy.path / "stages/preprocess.py"
-    path.write_text(path.read_text().replace("np.savez(tmp,", "np.savez_compressed(tmp,"))
+    path.write_text(path.read_text().replace("train_size=max_samples, stratify=labels, random_state=seed",
+                                             "train_size=max_samples, stratify=labels, random_state=seed + 1"))
     ran = quick_copy.repro()
     assert "download" not in ran and ran[0] == "preprocess"
-    for stage in ("train_mlp", "train_lenet@base", "train_lenet@dropout", "train_lenet@batchnorm",
-                  "evaluate@mlp", "evaluate@lenet-base", "evaluate@lenet-dropout", "evaluate@lenet-batchnorm",
-                  "report"):
+    for stage in TRAIN_STAGES + EVALUATE_STAGES + ["report"]:
         assert stage in ran
     assert "scratch_backprop" not in ran and "plot_samples" not in ran
 
@@ -75,14 +87,15 @@ def test_editing_preprocessing_reruns_it_and_what_follows_but_not_download(quick
 def test_plots_show_and_diff_render_every_model(quick_copy):
     quick_copy.dvc("plots", "show", "-o", "shown")
     html = (quick_copy.path / "shown/index.html").read_text()
-    for model in ("mlp", "lenet-base", "lenet-dropout", "lenet-batchnorm"):
-        assert f"{model}: train vs validation accuracy" in html
-        assert f"{model}: train vs validation loss" in html
+    for model in MODELS:
+        assert f"reports/curves/accuracy/{model}.csv" in html
+        assert f"reports/curves/loss/{model}.csv" in html
         assert f"{model}: confusion matrix (test set)" in html
+        assert f"{model}: F1 per class (test set)" in html
     quick_copy.set_params(**{"mlp.epochs": 3})
-    quick_copy.repro("evaluate@mlp")
+    quick_copy.repro("evaluate_mlp")
     quick_copy.dvc("plots", "diff", "HEAD", "-o", "diffed")
-    assert "mlp: train vs validation loss" in (quick_copy.path / "diffed/index.html").read_text()
+    assert "reports/curves/loss/mlp.csv" in (quick_copy.path / "diffed/index.html").read_text()
 
 
 def test_queued_experiments_run_and_one_is_applied(quick_copy):
@@ -98,8 +111,7 @@ def test_queued_experiments_run_and_one_is_applied(quick_copy):
 
     quick_copy.dvc("exp", "apply", "mlp-3-epochs")
     assert "epochs: 3" in (quick_copy.path / "params.yaml").read_text().split("mlp:")[1].split("lenet:")[0]
-    record = json.loads((quick_copy.path / "reports/training/mlp/training.json").read_text())
-    assert record["fit"]["epochs"] == 3
+    assert json.loads((quick_copy.path / "reports/validation/mlp.json").read_text())["epochs"] == 3
     assert quick_copy.dvc("status", "--json").stdout.strip() == "{}"
 
 
@@ -117,3 +129,66 @@ def test_remote_round_trip_needs_no_retraining(quick_copy, tmp_path):
     assert clone.dvc("status", "--json").stdout.strip() == "{}"
     assert clone.repro() == []
     assert metrics_of(clone, "mlp") == metrics_of(quick_copy, "mlp")
+
+
+def test_a_forced_rerun_reproduces_every_tracked_byte(quick_copy):
+    """Same params, same machine: dvc.lock (models included) and every committed report are unchanged."""
+    quick_copy.dvc("repro", "--force", "--no-run-cache")
+    assert quick_copy.git("status", "--porcelain").stdout == ""
+
+
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |WARNING: All log messages|tensorflow|oneDNN", re.IGNORECASE)
+
+
+def test_training_and_evaluation_print_only_their_own_lines(quick_copy):
+    result = quick_copy.dvc("repro", "--force", "--single-item", "train_lenet@batchnorm", "evaluate_lenet@batchnorm")
+    lines = (result.stdout + result.stderr).splitlines()
+    assert [line for line in lines if TF_LOG_LINE.search(line)] == []
+    assert sum(line.startswith("epoch 1/1:") for line in lines) == 1
+    assert any(line.startswith("lenet-batchnorm: test loss") for line in lines)
+
+
+def readme_block(heading):
+    """The `dvc` commands of the first shell block after `heading` in README.md."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index(heading):].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.startswith("dvc ")]
+
+
+def in_terminal(project, command, columns=160):
+    """`command`'s output as a terminal `columns` wide shows it (DVC draws tables for terminals)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    process = subprocess.Popen(shlex.split(command), cwd=project.path, stdin=subprocess.DEVNULL, stdout=slave,
+                               stderr=slave, env={**project.env, "COLUMNS": str(columns), "TERM": "xterm"})
+    os.close(slave)
+    output = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 120)
+            chunk = os.read(master, 65536) if ready else b""
+            if not chunk:
+                break
+            output += chunk
+    except OSError:  # EIO: the command closed the terminal
+        pass
+    finally:
+        os.close(master)
+        process.wait(timeout=120)
+    assert process.returncode == 0, output.decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;]*m", "", output.decode())
+
+
+def test_readme_comparison_commands_fit_a_160_column_terminal(quick_copy):
+    before = metrics_of(quick_copy, "lenet-dropout")["test"]["accuracy"]
+    quick_copy.dvc("exp", "run", "-S", "lenet.dropout.epochs=2")
+    after = metrics_of(quick_copy, "lenet-dropout")["test"]["accuracy"]
+    assert before != after
+    commands = readme_block("### Comparing runs")
+    assert len(commands) >= 3
+    for command in commands:
+        output = in_terminal(quick_copy, command)
+        assert "…" not in output, f"{command}:\n{output}"
+        assert max(map(len, output.splitlines())) <= 160, f"{command}:\n{output}"
+        if "test" in command or command == "dvc metrics diff":
+            assert str(before) in output and str(after) in output, f"{command}:\n{output}"

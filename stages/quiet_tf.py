@@ -1,0 +1,169 @@
+"""TensorFlow without its start-up chatter, and an input path without its one error line.
+
+With tensorflow-cpu 2.21 a training stage used to print five lines on stderr:
+
+    WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+    I0000 00:00:... port.cc:153] oneDNN custom operations are on. You may see ...
+    WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+    I0000 00:00:... port.cc:153] oneDNN custom operations are on. You may see ...
+    E0000 00:00:... node_def_util.cc:682] NodeDef mentions attribute use_unbounded_threadpool ...
+
+(A sixth, cpu_feature_guard.cc's INFO line on the CPU instructions TensorFlow
+was not built for, is already hidden by TF_CPP_MIN_LOG_LEVEL >= 1.)
+
+The first four come from `import tensorflow`. Two shared libraries,
+libtensorflow_framework.so.2 and tensorflow/python/profiler/internal/
+_pywrap_profiler_plugin.so, each carry their own copy of absl logging and of
+the oneDNN check, and each logs the oneDNN notice (INFO) while it loads, before
+anything has initialised absl logging, so absl first warns that such messages
+go to stderr. TF_CPP_MIN_LOG_LEVEL does not apply to them (even 3 leaves them);
+only TF_ENABLE_ONEDNN_OPTS=0 stops them, and that turns oneDNN off: other
+numbers, and LeNet-5 trained about 3x slower here. So `import_tensorflow()`
+drops exactly these two lines, and only while TensorFlow is being imported, and
+only when TF_CPP_MIN_LOG_LEVEL asks to hide INFO lines anyway (>= 1).
+
+The error line is spurious, TensorFlow's own: with op determinism on, its
+tf.data "make_deterministic" rewrite turns a ParallelMapDatasetV2 node into a
+MapDataset node but copies the attribute `use_unbounded_threadpool`, which
+MapDataset does not have ("Unknown attributes will be ignored"). The rewrite
+fires when any function in the input pipeline holds a stateful op it does not
+know to be safe. Keras' array input (ArrayDataAdapter) has one as soon as the
+data does not split into whole batches: it slices the last, partial batch with
+`tf.data.Dataset.from_tensors` (a TensorDataset) inside a flat_map function.
+`model.predict(x[:1])` is always such a case. `array_batches()` builds the same
+batches, in the same order, without that op and without a parallel map: no
+rewrite happens, and the op that carries the attribute is never created. The
+Keras version does not matter: 3.12.0, 3.13.2 (current when tensorflow 2.21.0
+came out) and 3.15.1 build the same pipeline and all print the line.
+"""
+
+import os
+import subprocess
+import sys
+
+# The two start-up lines, matched whole; nothing else is dropped.
+STARTUP_NOTICES = (
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|I\d{4} [0-9:.]+ +\d+ port\.cc:\d+\] oneDNN custom operations are on\. "
+    r"You may see slightly different numerical results due to floating-point round-off errors "
+    r"from different computation orders\. To turn them off, set the environment variable "
+    r"`TF_ENABLE_ONEDNN_OPTS=0`\."
+)
+
+# Runs in a separate process, so that whatever TensorFlow writes before a hard
+# crash (an abort, an illegal instruction) still reaches the real stderr.
+_FILTER = """
+import re, sys
+drop = re.compile(sys.argv[1].encode())
+for line in sys.stdin.buffer:
+    if not drop.fullmatch(line.rstrip(b"\\r\\n")):
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+"""
+
+
+def min_log_level():
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+def import_tensorflow():
+    """Import and return TensorFlow, without the start-up notices TF_CPP_MIN_LOG_LEVEL misses.
+
+    Call it before the first `import keras` or `import tensorflow` of the
+    process (Keras imports TensorFlow); later calls just return the module.
+    Everything else TensorFlow writes to stderr while loading passes through.
+    """
+    if "tensorflow" in sys.modules or min_log_level() < 1:
+        import tensorflow
+
+        return tensorflow
+    with stderr_without(STARTUP_NOTICES):
+        import tensorflow
+    return tensorflow
+
+
+class stderr_without:
+    """Within the block, drop the stderr lines that fully match `pattern` (a regex).
+
+    Works on file descriptor 2, so it sees what C++ code writes too. The lines
+    go through a pipe to a small filtering process that writes the rest to
+    the original stderr; leaving the block waits until it has written them all.
+    """
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.saved = self.child = None
+
+    def __enter__(self):
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr to filter
+            return self
+        read_end, write_end = os.pipe()
+        try:
+            child = subprocess.Popen([sys.executable, "-I", "-S", "-c", _FILTER, self.pattern],
+                                     stdin=read_end, stdout=saved, stderr=saved)
+        except OSError:
+            os.close(write_end)
+            os.close(saved)
+            return self
+        finally:
+            os.close(read_end)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        self.saved, self.child = saved, child
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            return
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)  # closes our last write end: the filter reads to the end and exits
+        os.close(self.saved)
+        self.saved = None
+        try:
+            self.child.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a process we started still holds the pipe: let it be
+            pass
+
+
+def array_batches(x, y=None, *, batch_size, shuffle):
+    """A tf.data.Dataset of (x, y) batches, as Keras 3's own array input would make them.
+
+    Same batches, same order, same shuffle (the permutation below is Keras'
+    ArrayDataAdapter's, traced the same way, so its random op gets the same
+    seed from the global one): `model.fit(array_batches(x, y, batch_size=b,
+    shuffle=True), shuffle=False, ...)` trains bit for bit like
+    `model.fit(x, y, batch_size=b, ...)`, without the spurious error line (see
+    the module docstring). With `y=None` the batches hold `x` alone (predict).
+    Pass `shuffle=False` to fit, which otherwise warns that it ignores it.
+    """
+    import tensorflow as tf
+
+    num_samples = len(x)
+
+    def permutation(_):
+        indices = tf.range(num_samples, dtype=tf.int64)
+        if shuffle:
+            indices = tf.random.shuffle(indices)
+        return indices
+
+    index_batches = (tf.data.Dataset.range(1).map(permutation).prefetch(1)
+                     .flat_map(lambda indices: tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)))
+    data = tf.convert_to_tensor(x) if y is None else (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+    dataset = tf.data.Dataset.zip((index_batches, tf.data.Dataset.from_tensors(data).repeat()))
+    # A sequential map: no ParallelMapDatasetV2 node, so no rewrite can leave its attribute
+    # behind. Gathering a batch is cheap, and the prefetch below overlaps it with training.
+    dataset = dataset.map(lambda indices, data: tf.nest.map_structure(lambda a: tf.gather(a, indices), data))
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False  # as Keras sets it
+    if shuffle:
+        options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
+    dataset = dataset.with_options(options)
+    # flat_map hides the length; Keras needs it to count steps and epochs as it does for arrays.
+    num_batches = -(-num_samples // batch_size)
+    return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,114 @@
+"""Markdown tables, and the report's discussion of overfitting, for whichever LeNet variants params.yaml defines.
+
+The verdict is read from the measured curves; the explanations cover the
+regularisers the variants actually use, at the rates they use.
+"""
+
+
+def regularisers(config):
+    """What in a model's recorded config fights overfitting, in words."""
+    found = []
+    if config.get("dropout"):
+        found.append(f"dropout {config['dropout']:g} after each conv block")
+    if config.get("dense_dropout"):
+        found.append(f"dropout {config['dense_dropout']:g} before each hidden dense layer")
+    if config.get("batch_norm"):
+        found.append("batch normalisation between each conv and its activation")
+    augment = config.get("augment") or {}
+    if augment.get("translate") or augment.get("flip"):
+        shifts = [f"random shifts up to {augment['translate']:.0%} of the side"] if augment.get("translate") else []
+        found.append("augmentation: " + " and ".join(shifts + (["horizontal flips"] if augment.get("flip") else [])))
+    if config.get("weight_decay"):
+        found.append(f"weight decay {config['weight_decay']:g}")
+    if config.get("label_smoothing"):
+        found.append(f"label smoothing {config['label_smoothing']:g}")
+    return found
+
+
+def overfitting_signs(history):
+    """What the curves say: where validation loss bottomed out and how far the end is from it."""
+    best = min(history, key=lambda row: row["val_loss"])
+    last = history[-1]
+    return {
+        "min_val_loss_epoch": int(best["epoch"]),
+        "min_val_loss": best["val_loss"],
+        "final_val_loss": last["val_loss"],
+        "val_loss_rise": last["val_loss"] - best["val_loss"],
+        "accuracy_gap": last["accuracy"] - last["val_accuracy"],
+        "loss_gap": last["val_loss"] - last["loss"],
+        "epochs": int(last["epoch"]),
+    }
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def signs_table(signs):
+    rows = [(name, f"{s['min_val_loss_epoch']} of {s['epochs']}", f"{s['min_val_loss']:.4f}",
+             f"{s['final_val_loss']:.4f} ({s['val_loss_rise']:+.4f})", f"{100 * s['accuracy_gap']:+.1f} points",
+             f"{s['loss_gap']:+.4f}") for name, s in signs.items()]
+    return table(("model", "lowest val loss at epoch", "lowest val loss", "final val loss (rise)",
+                  "final train - val accuracy", "final val - train loss"), rows)
+
+
+def plain_verdict(name, s):
+    overfits = s["val_loss_rise"] > 0 and s["accuracy_gap"] > 0
+    return (f"Unregularised **{name}** reaches its lowest validation loss at epoch {s['min_val_loss_epoch']} of "
+            f"{s['epochs']}; by the end its validation loss is {s['val_loss_rise']:+.4f} above that minimum and "
+            f"training accuracy exceeds validation accuracy by {100 * s['accuracy_gap']:.1f} points: "
+            + ("the classic signs of overfitting." if overfits else "little sign of overfitting within these epochs."))
+
+
+def verdict(signs, configs):
+    """Which regularised variant overfits least, by both signs; None when no variant is regularised."""
+    regularised = [name for name in signs if regularisers(configs[name])]
+    lines = [plain_verdict(name, signs[name]) for name in signs if name not in regularised]
+    for name in regularised:
+        s = signs[name]
+        lines.append(f"With {'; '.join(regularisers(configs[name]))} (**{name}**), the end-of-training gap is "
+                     f"{100 * s['accuracy_gap']:+.1f} points and validation loss ends {s['val_loss_rise']:+.4f} "
+                     f"from its minimum (epoch {s['min_val_loss_epoch']}).")
+    if len(regularised) >= 2:
+        smaller_gap = min(regularised, key=lambda n: signs[n]["accuracy_gap"])
+        smaller_rise = min(regularised, key=lambda n: signs[n]["val_loss_rise"])
+        if smaller_gap == smaller_rise:
+            lines.append(f"Both signs agree: **{smaller_gap}** overfits least on this run.")
+        else:
+            lines.append(f"The signs disagree ({smaller_gap} has the smallest accuracy gap, {smaller_rise} the "
+                         "smallest rise in validation loss), so no variant fights overfitting clearly better on "
+                         "this run.")
+    return " ".join(lines)
+
+
+def why(configs):
+    """The mechanisms, for the regularisers some variant uses."""
+    used = {key: [c[key] for c in configs.values() if c.get(key)] for key in ("dropout", "batch_norm")}
+    text = []
+    if used["dropout"]:
+        rates = " and ".join(f"{rate:.0%}" for rate in sorted(set(used["dropout"])))
+        text.append(f"Dropout zeroes a random {rates} of the activations at every training step, so no unit can "
+                    "rely on particular others and the network cannot memorise the training set as easily; it is a "
+                    "regulariser by design, and its training accuracy (measured with dropout on) can even sit "
+                    "below validation accuracy.")
+    if used["batch_norm"]:
+        text.append("Batch normalisation standardises each layer's inputs per mini-batch: it mainly makes "
+                    "optimisation faster and more stable, and the noise of the batch statistics is only a mild "
+                    "regulariser, so a network with batch-norm fits the training set quickly and can overfit as "
+                    "fast as the plain one.")
+    if any((c.get("augment") or {}).get("translate") or (c.get("augment") or {}).get("flip") for c in configs.values()):
+        text.append("Augmentation shows the network a slightly different image each epoch, so it must learn what "
+                    "is invariant to small shifts and mirroring rather than the exact training pixels.")
+    return " ".join(text)
+
+
+def overfitting_section(lenets):
+    signs = {name: overfitting_signs(outputs["history"]) for name, outputs in lenets.items()}
+    configs = {name: outputs["training"]["config"] for name, outputs in lenets.items()}
+    parts = ["### Overfitting, read from the curves", signs_table(signs), verdict(signs, configs)]
+    explanation = why(configs)
+    if explanation:
+        parts.append("Why: " + explanation)
+    return "\n\n".join(parts)

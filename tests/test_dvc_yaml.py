@@ -1,0 +1,41 @@
+"""dvc.yaml against the code: each stage depends on exactly the code its command runs."""
+
+import re
+
+import pytest
+import yaml
+
+from code_deps import ROOT, code_deps
+
+DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+
+
+def stage_definitions():
+    for name, stage in DVC_YAML["stages"].items():
+        yield name, stage.get("do", stage)
+
+
+@pytest.mark.parametrize("name, stage", list(stage_definitions()), ids=[n for n, _ in stage_definitions()])
+def test_code_deps_are_exactly_what_the_command_imports(name, stage):
+    module = re.match(r"python -m (stages\.\w+)", stage["cmd"]).group(1)
+    declared = {dep for dep in stage["deps"] if dep.endswith(".py")}
+    imported = code_deps(module)
+    assert declared == imported, (f"{name}: missing {sorted(imported - declared)} (stale outputs), "
+                                  f"extra {sorted(declared - imported)} (pointless re-runs)")
+
+
+def test_no_line_names_a_lenet_variant():
+    variants = yaml.safe_load((ROOT / "params.yaml").read_text())["lenet"]
+    text = (ROOT / "dvc.yaml").read_text()
+    for variant in variants:
+        assert not re.search(rf"\b{variant}\b", text.replace("stages/", "")), variant
+
+
+def test_the_deps_reader_follows_imports_inside_functions(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg/__init__.py").write_text("")
+    (tmp_path / "pkg/a.py").write_text("from pkg import b\n")
+    (tmp_path / "pkg/b.py").write_text("def f():\n    from pkg.c import x\n")
+    (tmp_path / "pkg/c.py").write_text("x = 1\nimport numpy\n")
+    (tmp_path / "pkg/d.py").write_text("x = 2\n")
+    assert code_deps("pkg.a", tmp_path) == {"pkg/a.py", "pkg/b.py", "pkg/c.py"}
