@@ -18,13 +18,14 @@ from stages.common import (
     SAMPLES_FILE,
     SCRATCH_FILE,
     SHAPES_FILE,
+    SWEEP_FILE,
     StageError,
     model_outputs,
     read_json,
     run,
     write_text,
 )
-from stages.report_text import overfitting_section, regularisers, table
+from stages.report_text import changes_from, overfitting_section, regularisers, sweep_section, table
 
 
 def read_csv(path):
@@ -197,19 +198,25 @@ def comparison(all_outputs):
                  rows)
 
 
-def part4(all_outputs):
+def part4(all_outputs, sweep):
     lenets = {name: outputs for name, outputs in all_outputs.items() if name.startswith("lenet-")}
+    reference_name, reference = next(iter(lenets.items()))
     sections = [f"## Part 4: LeNet-5 and its variants ({', '.join(lenets)})"]
     for name, outputs in lenets.items():
-        sections += [f"### {name}", layer_shapes(outputs), model_results(name, outputs)]
+        sections += [f"### {name}"]
+        if name != reference_name:
+            sections += [f"Changed from {reference_name}:", changes_from(reference["training"]["config"],
+                                                                         outputs["training"]["config"])]
+        sections += [layer_shapes(outputs), model_results(name, outputs)]
     sections += [
         "### Comparison",
         comparison(all_outputs),
         "Weights come from the epoch with the best validation score (params `restore_best_weights`, "
         "`monitor`); the test set is used only for the final figures.",
         overfitting_section(lenets),
+        sweep_section(sweep),
     ]
-    return "\n\n".join(sections)
+    return "\n\n".join(section for section in sections if section)
 
 
 def build_report(variants):
@@ -223,7 +230,7 @@ def build_report(variants):
         part1(read_json(SCRATCH_FILE)),
         part2(shapes, read_json(SAMPLES_FILE)),
         part3(shapes, all_outputs["mlp"]),
-        part4(all_outputs),
+        part4(all_outputs, read_csv(SWEEP_FILE)),
     ]) + "\n"
 
 

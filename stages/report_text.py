@@ -112,3 +112,59 @@ def overfitting_section(lenets):
     if explanation:
         parts.append("Why: " + explanation)
     return "\n\n".join(parts)
+
+
+# Why a knob helps, for the variants that change it from the first (the assignment's LeNet-5).
+WHY = {
+    "kernel_size": "two stacked 3x3 convs see as far as one 5x5 with fewer weights and one more non-linearity",
+    "filters": "the parameters go to the convs, where they see the whole image, rather than to dense layers",
+    "pooling": "halving the resolution after pairs of convs keeps the cost of the wide layers down",
+    "padding": "`same` padding keeps the borders, where garments often end, in play",
+    "head": "the head decides how the last feature map reaches the classifier",
+    "dense_units": "a small head leaves the parameter budget to the convs",
+    "batch_norm": "batch normalisation keeps each layer's inputs standardised, so a higher learning rate trains "
+                  "stably",
+    "augment": "mirrored garments are still the same class: flips double the variety of the training images",
+    "optimizer": "AdamW decouples weight decay from the adaptive step sizes",
+    "weight_decay": "weight decay keeps the weights small, a regulariser",
+    "schedule": "a short warm-up avoids early instability at a high rate; cosine decay to 0 settles into a minimum",
+    "batch_size": "larger batches make each epoch faster on these CPUs",
+    "learning_rate": "with batch-norm and a warm-up, a higher peak rate trains in fewer epochs",
+}
+
+
+def changes_from(reference, config):
+    """Markdown bullets: each knob that differs from `reference`, its two values, and why it can help."""
+    lines = []
+    for key, value in config.items():
+        if value != reference.get(key):
+            why = f": {WHY[key]}" if key in WHY else ""
+            lines.append(f"- `{key}`: {_short(reference.get(key))} -> {_short(value)}{why}")
+    return "\n".join(lines)
+
+
+def _short(value):
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_short, value)) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def sweep_section(rows):
+    """The sweep's runs (rows of `dvc exp show --csv`), best validation accuracy first."""
+    if not rows:
+        return ""
+    score = next(key for key in rows[0] if key.endswith(":best_val_accuracy"))
+    model = score.split("/")[-1].split(".json")[0]
+    params = [key for key in rows[0] if key not in ("Experiment", score)]
+    prefix = "lenet." + model.removeprefix("lenet-") + "."
+    ranked = sorted(rows, key=lambda row: -float(row[score]))
+    return "\n\n".join([
+        f"### The sweep behind {model}",
+        f"`reports/sweep.csv`: every run of the DVC experiment sweep (README, Tuning), with the params it "
+        f"varied and the best validation accuracy of {model}. Chosen on validation accuracy alone; the test set "
+        "was used once, on the winner.",
+        table(["experiment"] + [key.removeprefix(prefix) for key in params] + ["best val accuracy"],
+              [[row["Experiment"] or "(baseline)"] + [row[key] for key in params] + [row[score]] for row in ranked]),
+    ])

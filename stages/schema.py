@@ -49,6 +49,8 @@ class Evaluate(Section):
 class Train(Section):
     steps_per_execution: PositiveInt
     validation_batch_size: PositiveInt
+    # 0 is TensorFlow's default, one per core: results then differ in their last bits between machines
+    intra_op_threads: Annotated[int, Field(ge=0)]
     inter_op_threads: Annotated[int, Field(ge=0)]
 
 

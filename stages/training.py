@@ -24,7 +24,10 @@ def configure(seed, train):
     tf = quiet_tf.import_tensorflow()  # the process's first TensorFlow import: Keras imports it too
     import keras
 
-    # 0 keeps TensorFlow's default. It can only be set before the first op runs.
+    # 0 keeps TensorFlow's default; either can only be set before the first op runs. Reductions
+    # split across threads add up in another order: a different intra-op count gives other bits.
+    if tf.config.threading.get_intra_op_parallelism_threads() != train.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(train.intra_op_threads)
     if tf.config.threading.get_inter_op_parallelism_threads() != train.inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(train.inter_op_threads)
     keras.backend.clear_session()  # also restarts layer auto-names, which the outputs record

@@ -11,7 +11,7 @@ from stages.train_lenet import build_lenet
 from stages.train_mlp import build_mlp
 
 TRAIN = params.check(PARAMS, "train").model_copy(update={"steps_per_execution": 1, "validation_batch_size": 500,
-                                                         "inter_op_threads": 0})
+                                                         "inter_op_threads": 0, "intra_op_threads": 0})
 SEED = 7
 LENET_SHAPES = [[28, 28, 6], [14, 14, 6], [10, 10, 16], [5, 5, 16], [1, 1, 120], [120], [84], [10]]
 
