@@ -30,7 +30,6 @@ PREDICTIONS_DIR = REPORTS_DIR / "predictions"
 PER_CLASS_DIR = REPORTS_DIR / "per_class"
 EVALUATION_DIR = REPORTS_DIR / "evaluation"
 REPORT_FILE = REPORTS_DIR / "report.md"
-SWEEP_FILE = REPORTS_DIR / "sweep.csv"  # `dvc exp show --csv` of the tuning sweep, committed by hand (README)
 CURVES = ("accuracy", "loss")
 
 

@@ -18,7 +18,6 @@ from stages.common import (
     SAMPLES_FILE,
     SCRATCH_FILE,
     SHAPES_FILE,
-    SWEEP_FILE,
     StageError,
     model_outputs,
     read_json,
@@ -26,6 +25,8 @@ from stages.common import (
     write_text,
 )
 from stages.report_text import changes_from, overfitting_section, regularisers, sweep_section, table
+
+SWEEP_FILE = REPORT_FILE.parent / "sweep.csv"  # `dvc exp show --csv` of the tuning sweep, committed (README)
 
 
 def read_csv(path):
