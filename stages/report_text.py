@@ -152,19 +152,18 @@ def _short(value):
 
 
 def sweep_section(rows):
-    """The sweep's runs (rows of `dvc exp show --csv`), best validation accuracy first."""
+    """The sweep's runs (rows of `dvc exp show --csv`: name, best validation accuracy, the params varied)."""
     if not rows:
         return ""
-    score = next(key for key in rows[0] if key.endswith(":best_val_accuracy"))
-    model = score.split("/")[-1].split(".json")[0]
-    params = [key for key in rows[0] if key not in ("Experiment", score)]
-    prefix = "lenet." + model.removeprefix("lenet-") + "."
+    score = next(key for key in rows[0] if key.endswith("best_val_accuracy"))
+    params = [key for key in rows[0] if key.startswith("lenet.")]
+    variant = params[0].split(".")[1]
     ranked = sorted(rows, key=lambda row: -float(row[score]))
     return "\n\n".join([
-        f"### The sweep behind {model}",
-        f"`reports/sweep.csv`: every run of the DVC experiment sweep (README, Tuning), with the params it "
-        f"varied and the best validation accuracy of {model}. Chosen on validation accuracy alone; the test set "
-        "was used once, on the winner.",
-        table(["experiment"] + [key.removeprefix(prefix) for key in params] + ["best val accuracy"],
-              [[row["Experiment"] or "(baseline)"] + [row[key] for key in params] + [row[score]] for row in ranked]),
+        f"### The sweep behind lenet-{variant}",
+        "`reports/sweep.csv`: every run of the DVC experiment sweep (README, Tuning), with the params it "
+        f"varied and the best validation accuracy of lenet-{variant}. Chosen on validation accuracy alone; the test "
+        "set was used once, on the winner.",
+        table(["experiment"] + [key.removeprefix(f"lenet.{variant}.") for key in params] + ["best val accuracy"],
+              [[row["Experiment"]] + [row[key] for key in params] + [row[score]] for row in ranked]),
     ])

@@ -44,23 +44,30 @@ def conv_block(config, i):
     return block
 
 
-def build_lenet(config, seed=0, num_classes=len(CLASS_NAMES), name="lenet"):
-    """The network `config` (a schema.Lenet) describes, for 28x28x1 inputs."""
-    import keras
+def dense_head(config):
     from keras import layers
 
     head = [layers.Flatten() if config.head == "flatten" else layers.GlobalAveragePooling2D()]
     for units in config.dense_units:
-        head += ([layers.Dropout(config.dense_dropout)] if config.dense_dropout > 0 else [])
+        head += [layers.Dropout(config.dense_dropout)] if config.dense_dropout > 0 else []
         head.append(layers.Dense(units, activation=config.activation))
-    return keras.Sequential(
-        [keras.Input(shape=IMAGE_SHAPE)]
-        + augmentation(config.augment, seed)
-        + [layer for i in range(len(config.filters)) for layer in conv_block(config, i)]
-        + head
-        + [layers.Dense(num_classes, activation="softmax")],
-        name=name,
-    )
+    return head
+
+
+def build_lenet(config, seed=0, num_classes=len(CLASS_NAMES), name="lenet"):
+    """The network `config` (a schema.Lenet) describes, for 28x28x1 inputs.
+
+    Layers are created in network order: each draws its initial weights' seed as it is created.
+    """
+    import keras
+    from keras import layers
+
+    stack = [keras.Input(shape=IMAGE_SHAPE)] + augmentation(config.augment, seed)
+    for i in range(len(config.filters)):
+        stack += conv_block(config, i)
+    stack += dense_head(config)
+    stack.append(layers.Dense(num_classes, activation="softmax"))
+    return keras.Sequential(stack, name=name)
 
 
 def main():

@@ -175,3 +175,19 @@ def test_without_restore_the_last_epoch_is_kept(small_data, tmp_path, monkeypatc
                          config)
     assert record["weights_from_epoch"] == 2
     assert np.isfinite(record["best_val_loss"])
+
+
+@pytest.mark.parametrize("variant", ["base", "dropout", "batchnorm"])
+def test_the_assignment_variants_are_the_literal_networks_weight_for_weight(variant):
+    """Same layers created in the same order: the same seed gives the same initial weights."""
+    import keras
+
+    from benchmarks import bare_keras
+
+    keras.utils.set_random_seed(SEED)
+    ours = build_lenet(lenet_config(variant))
+    keras.utils.set_random_seed(SEED)
+    literal = getattr(bare_keras, f"lenet_{variant}")()
+    assert [type(layer).__name__ for layer in ours.layers] == [type(layer).__name__ for layer in literal.layers]
+    for mine, theirs in zip(ours.get_weights(), literal.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)

@@ -1,4 +1,4 @@
-from stages.report_text import overfitting_signs, regularisers, verdict
+from stages.report_text import changes_from, overfitting_signs, regularisers, sweep_section, verdict
 
 
 def history(train_acc, val_acc, train_loss, val_loss):
@@ -51,3 +51,23 @@ def test_verdict_covers_any_set_of_variants():
     assert "augmentation: random shifts up to 10% of the side and horizontal flips; weight decay 0.0001" in text
     assert "dropout 0.3 before each hidden dense layer; label smoothing 0.1 (**lenet-c**)" in text
     assert regularisers({}) == []
+
+
+def test_changes_from_the_reference_name_each_knob_with_a_reason():
+    text = changes_from({"kernel_size": [5, 5], "dropout": 0.0, "augment": {"flip": False}},
+                        {"kernel_size": [3, 3], "dropout": 0.0, "augment": {"flip": True}})
+    lines = text.splitlines()
+    assert lines[0].startswith("- `kernel_size`: [5, 5] -> [3, 3]: two stacked 3x3 convs")
+    assert lines[1].startswith("- `augment`: {flip: False} -> {flip: True}: mirrored garments")
+    assert len(lines) == 2
+
+
+def test_the_sweep_table_ranks_runs_by_validation_accuracy():
+    score = "reports/validation/lenet-tuned.json:best_val_accuracy"
+    rows = [{"Experiment": "a", score: "0.91", "lenet.tuned.dropout": "0.1"},
+            {"Experiment": "b", score: "0.93", "lenet.tuned.dropout": "0.2"}]
+    text = sweep_section(rows)
+    assert "### The sweep behind lenet-tuned" in text
+    assert text.index("| b | 0.2 | 0.93 |") < text.index("| a | 0.1 | 0.91 |")
+    assert "| experiment | dropout | best val accuracy |" in text
+    assert sweep_section([]) == ""

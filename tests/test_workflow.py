@@ -10,6 +10,7 @@ import shlex
 import struct
 import subprocess
 import termios
+import time
 
 from conftest import ROOT, Project, ran_stages
 from test_pipeline_models import EVALUATE_STAGES, MODELS, TRAIN_STAGES
@@ -113,6 +114,27 @@ def test_queued_experiments_run_and_one_is_applied(quick_copy):
     assert "epochs: 3" in (quick_copy.path / "params.yaml").read_text().split("mlp:")[1].split("lenet:")[0]
     assert json.loads((quick_copy.path / "reports/validation/mlp.json").read_text())["epochs"] == 3
     assert quick_copy.dvc("status", "--json").stdout.strip() == "{}"
+
+
+def test_a_queued_grid_trains_without_touching_the_test_set(quick_copy):
+    """README's Tuning recipe in small: a grid of training-only runs, compared on validation accuracy."""
+    baseline = metrics_of(quick_copy, "lenet-base")
+    quick_copy.dvc("exp", "run", "--queue", "train_lenet@base", "-S", "lenet.base.dropout=0.1,0.2")
+    quick_copy.dvc("queue", "start")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = quick_copy.dvc("queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+    runs = [rev for rev in experiments(json.loads(quick_copy.dvc("exp", "show", "--json").stdout))
+            if rev.get("name")]
+    assert sorted(exp_params(rev)["lenet"]["base"]["dropout"] for rev in runs) == [0.1, 0.2]
+    for rev in runs:
+        metrics = rev["data"]["metrics"]
+        assert 0 < metrics["reports/validation/lenet-base.json"]["data"]["best_val_accuracy"] <= 1
+        assert metrics["reports/metrics/lenet-base.json"]["data"] == baseline  # not evaluated on the test set
 
 
 def test_remote_round_trip_needs_no_retraining(quick_copy, tmp_path):
