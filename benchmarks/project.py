@@ -52,8 +52,12 @@ def set_params(params_path, dotted):
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def lenet_variants_params(project=ROOT):
+    return yaml.safe_load((project / "params.yaml").read_text())["lenet"]
+
+
 def lenet_variants(project=ROOT):
-    return list(yaml.safe_load((project / "params.yaml").read_text())["lenet"])
+    return list(lenet_variants_params(project))
 
 
 def ran_stages(repro_output):

@@ -50,7 +50,10 @@ def param_overrides(args):
         params["data.max_train_samples"] = args.max_train_samples
     if args.epochs is not None:
         params["mlp.epochs"] = args.epochs
-        params.update({f"lenet.{v}.epochs": args.epochs for v in proj.lenet_variants()})
+        for variant, config in proj.lenet_variants_params().items():
+            params[f"lenet.{variant}.epochs"] = args.epochs
+            if config["schedule"]["kind"] == "cosine" and config["schedule"]["warmup_epochs"] >= args.epochs:
+                params[f"lenet.{variant}.schedule.warmup_epochs"] = 0  # the schema wants warm-up < epochs
     return params
 
 

@@ -1,4 +1,4 @@
-"""TensorFlow without its start-up chatter, and an input path without its one error line.
+"""TensorFlow without its start-up chatter, and why the training stages avoid `model.predict`.
 
 With tensorflow-cpu 2.21 a training stage used to print five lines on stderr:
 
@@ -26,15 +26,19 @@ The error line is spurious, TensorFlow's own: with op determinism on, its
 tf.data "make_deterministic" rewrite turns a ParallelMapDatasetV2 node into a
 MapDataset node but copies the attribute `use_unbounded_threadpool`, which
 MapDataset does not have ("Unknown attributes will be ignored"). The rewrite
-fires when any function in the input pipeline holds a stateful op it does not
+fires when a function in the input pipeline holds a stateful op it does not
 know to be safe. Keras' array input (ArrayDataAdapter) has one as soon as the
 data does not split into whole batches: it slices the last, partial batch with
-`tf.data.Dataset.from_tensors` (a TensorDataset) inside a flat_map function.
-`model.predict(x[:1])` is always such a case. `array_batches()` builds the same
-batches, in the same order, without that op and without a parallel map: no
-rewrite happens, and the op that carries the attribute is never created. The
-Keras version does not matter: 3.12.0, 3.13.2 (current when tensorflow 2.21.0
-came out) and 3.15.1 build the same pipeline and all print the line.
+`tf.data.Dataset.from_tensors` inside a flat_map function. `model.predict(x[:1])`
+is always such a case, so the training stages use `predict_on_batch`, which
+builds no pipeline. With the default params every split divides into whole
+batches (48,000 by 32 and 128, 12,000 by 1,000), so no stage logs the line; a
+batch size that leaves a partial batch brings it back, harmlessly. A hand-built
+tf.data pipeline without that op avoids it for any batch size, but gives
+batch-norm layers other float rounding (measured: a different LeNet-5
+batch-norm model), so the stages keep Keras' own input. The Keras version does
+not matter: 3.12.0, 3.13.2 (current when tensorflow 2.21.0 came out) and
+3.15.1 build the same pipeline and all print the line.
 """
 
 import os
@@ -129,41 +133,3 @@ class stderr_without:
             self.child.wait(timeout=30)
         except subprocess.TimeoutExpired:  # a process we started still holds the pipe: let it be
             pass
-
-
-def array_batches(x, y=None, *, batch_size, shuffle):
-    """A tf.data.Dataset of (x, y) batches, as Keras 3's own array input would make them.
-
-    Same batches, same order, same shuffle (the permutation below is Keras'
-    ArrayDataAdapter's, traced the same way, so its random op gets the same
-    seed from the global one): `model.fit(array_batches(x, y, batch_size=b,
-    shuffle=True), shuffle=False, ...)` trains bit for bit like
-    `model.fit(x, y, batch_size=b, ...)`, without the spurious error line (see
-    the module docstring). With `y=None` the batches hold `x` alone (predict).
-    Pass `shuffle=False` to fit, which otherwise warns that it ignores it.
-    """
-    import tensorflow as tf
-
-    num_samples = len(x)
-
-    def permutation(_):
-        indices = tf.range(num_samples, dtype=tf.int64)
-        if shuffle:
-            indices = tf.random.shuffle(indices)
-        return indices
-
-    index_batches = (tf.data.Dataset.range(1).map(permutation).prefetch(1)
-                     .flat_map(lambda indices: tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)))
-    data = tf.convert_to_tensor(x) if y is None else (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
-    dataset = tf.data.Dataset.zip((index_batches, tf.data.Dataset.from_tensors(data).repeat()))
-    # A sequential map: no ParallelMapDatasetV2 node, so no rewrite can leave its attribute
-    # behind. Gathering a batch is cheap, and the prefetch below overlaps it with training.
-    dataset = dataset.map(lambda indices, data: tf.nest.map_structure(lambda a: tf.gather(a, indices), data))
-    options = tf.data.Options()
-    options.experimental_optimization.apply_default_optimizations = False  # as Keras sets it
-    if shuffle:
-        options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
-    dataset = dataset.with_options(options)
-    # flat_map hides the length; Keras needs it to count steps and epochs as it does for arrays.
-    num_batches = -(-num_samples // batch_size)
-    return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)

@@ -153,9 +153,10 @@ def _short(value):
 
 def sweep_section(rows):
     """The sweep's runs (rows of `dvc exp show --csv`: name, best validation accuracy, the params varied)."""
-    if not rows:
+    score = next((key for key in rows[0] if key.endswith("best_val_accuracy")), None) if rows else None
+    rows = [row for row in rows if score and row["Experiment"] and row[score] not in ("", "-", "!")]
+    if not rows:  # only the baseline, which `dvc exp show` lists without a name
         return ""
-    score = next(key for key in rows[0] if key.endswith("best_val_accuracy"))
     params = [key for key in rows[0] if key.startswith("lenet.")]
     variant = params[0].split(".")[1]
     ranked = sorted(rows, key=lambda row: -float(row[score]))

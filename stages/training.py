@@ -105,7 +105,8 @@ def fit(model, name, train, val, fit_params, train_params, config):
     x_train, y_train = train
     steps_per_epoch = math.ceil(len(x_train) / fit_params.batch_size)
     compile_model(model, fit_params, steps_per_epoch, train_params.steps_per_execution)
-    # predict_on_batch: predict() would build a tf.data pipeline that makes TensorFlow log a spurious error
+    # predict_on_batch: predict() would build a tf.data pipeline that makes TensorFlow log a spurious
+    # error (stages/quiet_tf.py)
     untrained_output = model.predict_on_batch(x_train[:1])[0]
 
     epochs = fit_params.epochs
@@ -117,11 +118,8 @@ def fit(model, name, train, val, fit_params, train_params, config):
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=fit_params.monitor, factor=fit_params.schedule.factor, patience=fit_params.schedule.patience))
     start = time.perf_counter()
-    # The same batches as model.fit(x, y, batch_size=...) makes, without its spurious error line (quiet_tf).
-    history = model.fit(
-        quiet_tf.array_batches(x_train, y_train, batch_size=fit_params.batch_size, shuffle=True),
-        validation_data=quiet_tf.array_batches(*val, batch_size=train_params.validation_batch_size, shuffle=False),
-        epochs=epochs, shuffle=False, callbacks=callbacks, verbose=0)
+    history = model.fit(x_train, y_train, validation_data=val, epochs=epochs, batch_size=fit_params.batch_size,
+                        validation_batch_size=train_params.validation_batch_size, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
 
     history = history.history

@@ -65,9 +65,10 @@ def test_changes_from_the_reference_name_each_knob_with_a_reason():
 def test_the_sweep_table_ranks_runs_by_validation_accuracy():
     score = "reports/validation/lenet-tuned.json:best_val_accuracy"
     rows = [{"Experiment": "a", score: "0.91", "lenet.tuned.dropout": "0.1"},
+            {"Experiment": "", score: "", "lenet.tuned.dropout": "0.1"},
             {"Experiment": "b", score: "0.93", "lenet.tuned.dropout": "0.2"}]
     text = sweep_section(rows)
     assert "### The sweep behind lenet-tuned" in text
     assert text.index("| b | 0.2 | 0.93 |") < text.index("| a | 0.1 | 0.91 |")
     assert "| experiment | dropout | best val accuracy |" in text
-    assert sweep_section([]) == ""
+    assert sweep_section([]) == "" and sweep_section(rows[1:2]) == ""
