@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from stages.report import SWEEP_FILE
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_DIRS = ("data/", "models/", "reports/")
+INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(),)  # committed by hand (README, Tuning); the report stage reads it
 
 
 def copied_files():
@@ -24,7 +27,7 @@ def copied_files():
                             cwd=ROOT, check=True, capture_output=True, text=True).stdout.split("\0")
     return [f for f in listed if f and (ROOT / f).is_file() and f != "dvc.lock"
             and not f.startswith("benchmarks/")
-            and not (f.startswith(OUTPUT_DIRS) and not f.endswith(".gitignore"))]
+            and not (f.startswith(OUTPUT_DIRS) and not f.endswith(".gitignore") and f not in INPUTS_AMONG_OUTPUTS)]
 
 
 def make_copy(path, params, env):

@@ -23,7 +23,8 @@ def run_stage(project: Project, stage, **env):
 
 
 def files_under(path):
-    return sorted(p.name for p in path.rglob("*") if p.is_file()) if path.exists() else []
+    """What a stage wrote: every file but the .gitignore files the repository holds."""
+    return sorted(p.name for p in path.rglob("*") if p.is_file() and p.name != ".gitignore") if path.exists() else []
 
 
 @pytest.mark.parametrize(
