@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from conftest import DEBIAN_DIR, Project, make_project
+from conftest import DATA_DIR, Project, make_project
+from stages.report import SWEEP_FILE
 
 
 @pytest.fixture
@@ -23,8 +24,9 @@ def run_stage(project: Project, stage, **env):
 
 
 def files_under(path):
-    """What a stage wrote: every file but the .gitignore files the repository holds."""
-    return sorted(p.name for p in path.rglob("*") if p.is_file() and p.name != ".gitignore") if path.exists() else []
+    """What a stage wrote: every file but those the repository holds (.gitignore files, the sweep table)."""
+    committed = {".gitignore", SWEEP_FILE.name}
+    return sorted(p.name for p in path.rglob("*") if p.is_file() and p.name not in committed) if path.exists() else []
 
 
 @pytest.mark.parametrize(
@@ -37,7 +39,7 @@ def files_under(path):
     ],
 )
 def test_a_bad_param_is_one_line_naming_the_key(project, stage, key, value, outputs):
-    shutil.copytree(DEBIAN_DIR, project.path / "data/raw")
+    shutil.copytree(DATA_DIR, project.path / "data/raw")
     project.set_params(**{key: value})
     code, lines = run_stage(project, stage)
     assert code == 1
@@ -47,7 +49,7 @@ def test_a_bad_param_is_one_line_naming_the_key(project, stage, key, value, outp
 
 def test_a_corrupt_raw_file_is_one_line_naming_it(project):
     raw = project.path / "data/raw"
-    shutil.copytree(DEBIAN_DIR, raw)
+    shutil.copytree(DATA_DIR, raw)
     (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b truncated")
     code, lines = run_stage(project, "preprocess")
     assert code == 1
