@@ -6,7 +6,7 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 # DVC runs each stage's `python -m stages.X` through the shell: put the venv first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: repro test setup offline-plots data bench clean
+.PHONY: repro test setup lock offline-plots data bench clean
 
 repro: setup data  ## create .venv, install the pins, run the whole pipeline
 	dvc repro
@@ -16,11 +16,24 @@ test: setup data  ## create .venv, install the pins, run the tests
 
 setup: $(VENV)/.installed offline-plots
 
-$(VENV)/.installed: requirements.txt
+# requirements.txt is the lock (every package, with its hashes), generated from requirements.in by
+# `make lock`. pip installs only uv, by its locked hashes; uv then makes .venv hold exactly the lock.
+$(VENV)/.installed: requirements.txt .python-version
+	@$(PYTHON) -c 'import sys; want = open(".python-version").read().strip(); have = "%d.%d" % sys.version_info[:2]; \
+		sys.exit(0 if have == want else f"error: $(PYTHON) is Python {have}; .python-version asks for {want} (make PYTHON=python{want})")'
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	awk '/^uv==/ {p = 1; print; next} p && /^ / {print; next} {p = 0}' requirements.txt > $(VENV)/uv.lock.txt
+	$(VENV)/bin/pip install --quiet --no-deps --require-hashes -r $(VENV)/uv.lock.txt
+	$(VENV)/bin/uv pip sync --quiet --require-hashes --python $(VENV)/bin/python requirements.txt
 	touch $@
+
+# Re-lock after editing requirements.in; `make lock UPGRADE=keras` moves one package (README, "Dependencies").
+# Pins already in the lock stay unless requirements.in or UPGRADE asks otherwise.
+LOCK ?= requirements.txt
+lock: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile --quiet requirements.in --generate-hashes --custom-compile-command "make lock" \
+		--python-version $$(cat .python-version) --python-platform x86_64-manylinux_2_28 -o $(LOCK) \
+		$(if $(UPGRADE),--upgrade-package $(UPGRADE))
 
 # Offline `dvc plots` pages: vega, vega-lite and vega-embed, pinned in package-lock.json, inlined
 # into a page template that .dvc/config.local names (see .dvc/offline-plots/build.py).

@@ -150,8 +150,8 @@ def main():
     name = parser.parse_args().model
     if not MODEL_NAME.match(name):
         raise StageError(f"{name}: not a model name (expected mlp or lenet-<variant>)")
-    settings = params.read("evaluate", "plots.predictions_grid")
-    batch_size, grid = settings[0].batch_size, settings[1]
+    _, evaluate_params, grid = params.read("cpu_isa", "evaluate", "plots.predictions_grid")
+    batch_size = evaluate_params.batch_size
     paths = model_outputs(name)
     check_model_file(paths["model"])
     record = read_json(paths["record"] / "training.json")

@@ -9,6 +9,8 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stages.kernels import PINS
+
 # strict: `epochs: true` or `epochs: 2.0` is a mistake, not 1 or 2.
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -128,6 +130,7 @@ class Lenet(Fit):
 
 class Params(Section):
     seed: Annotated[int, Field(ge=0)]
+    cpu_isa: Literal[tuple(PINS)]  # the kernels' instruction set (stages/kernels.py)
     scratch: Scratch
     data: Data
     plots: Plots

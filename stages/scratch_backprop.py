@@ -87,7 +87,7 @@ def max_relative_error(analytic, numerical):
 
 
 def main():
-    settings = params.read("scratch")
+    _, settings = params.read("cpu_isa", "scratch")
     weights, X, T = make_problem(settings.seed, settings.n_samples, settings.n_hidden)
     H, Y = forward(weights, X)
     gradients = backward(weights, X, T, H, Y)

@@ -74,14 +74,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variant", help="a key under `lenet` in params.yaml, such as base")
     variant = parser.parse_args().variant
-    seed, train, config = params.read("seed", "train", f"lenet.{variant}")
+    cpu_isa, seed, train, config = params.read("cpu_isa", "seed", "train", f"lenet.{variant}")
     x_train, y_train, _ = load_split("train")
     x_val, y_val, _ = load_split("val")
     training.configure(seed, train)
     name = f"lenet-{variant}"
     model = build_lenet(config, seed, name=name)
     training.fit(model, name, (x_train.reshape(-1, *IMAGE_SHAPE), y_train),
-                 (x_val.reshape(-1, *IMAGE_SHAPE), y_val), config, train, config.model_dump())
+                 (x_val.reshape(-1, *IMAGE_SHAPE), y_val), config, train, config.model_dump(), cpu_isa)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,12 @@ def build_mlp(input_size, hidden_units, activation, num_classes=len(CLASS_NAMES)
 
 
 def main():
-    seed, train, config = params.read("seed", "train", "mlp")
+    cpu_isa, seed, train, config = params.read("cpu_isa", "seed", "train", "mlp")
     x_train, y_train, _ = load_split("train")
     x_val, y_val, _ = load_split("val")
     training.configure(seed, train)
     model = build_mlp(x_train.shape[1], config.hidden_units, config.activation)
-    training.fit(model, NAME, (x_train, y_train), (x_val, y_val), config, train, config.model_dump())
+    training.fit(model, NAME, (x_train, y_train), (x_val, y_val), config, train, config.model_dump(), cpu_isa)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ TensorFlow is imported inside the functions that need it, so that params are
 checked (and bad ones reported) before the three-second import.
 """
 
+import importlib.metadata
 import io
 import json
 import math
@@ -17,6 +18,8 @@ from stages.common import model_outputs, write_json, write_text
 DIGITS = 4  # validation metrics are rounded, as the test metrics, so that DVC's tables stay readable
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 TIMING_LOG = Path("logs/timing.jsonl")   # wall times vary run to run: git-ignored, not a tracked output
+# The packages whose code computes or writes a model's bits (h5py writes the weights inside .keras).
+BIT_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "h5py")
 
 
 def configure(seed, train):
@@ -93,7 +96,16 @@ def epoch_logger(epochs):
     return keras.callbacks.LambdaCallback(on_epoch_end=log)
 
 
-def fit(model, name, train, val, fit_params, train_params, config):
+def what_decides_the_bits(cpu_isa, train_params):
+    """Besides params, code and data: what makes two machines train the same bytes (README, Reproducibility).
+
+    Nothing that differs between machines giving the same bits (CPU model, host name) belongs here.
+    """
+    return {"cpu_isa": cpu_isa, "intra_op_threads": train_params.intra_op_threads,
+            "packages": {name: importlib.metadata.version(name) for name in BIT_PACKAGES}}
+
+
+def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
     """Compile and train `model`; write the model, its curves, summary and training record.
 
     With restore_best_weights the saved weights are those of the epoch with the
@@ -140,6 +152,7 @@ def fit(model, name, train, val, fit_params, train_params, config):
         "untrained_output": {"probabilities": [float(p) for p in untrained_output],
                              "sum": float(untrained_output.sum())},
         "weights_from_epoch": saved_index + 1,
+        "bits_decided_by": what_decides_the_bits(cpu_isa, train_params),
     })
     # A DVC metric of the training stage: a sweep that runs only training compares these.
     write_json(paths["validation"], {

@@ -1,6 +1,9 @@
 """dvc.yaml against the code: each stage depends on exactly the code its command runs."""
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -39,3 +42,12 @@ def test_the_deps_reader_follows_imports_inside_functions(tmp_path):
     (tmp_path / "pkg/c.py").write_text("x = 1\nimport numpy\n")
     (tmp_path / "pkg/d.py").write_text("x = 2\n")
     assert code_deps("pkg.a", tmp_path) == {"pkg/a.py", "pkg/b.py", "pkg/c.py"}
+
+
+def test_dvc_lock_holds_exactly_the_current_stages():
+    """DVC never drops the entry of a renamed or removed stage: a stale one would mislead `dvc status` readers."""
+    dvc = Path(sys.executable).with_name("dvc")
+    listed = subprocess.run([str(dvc), "stage", "list", "--name-only"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=True).stdout.split()
+    locked = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
+    assert sorted(locked) == sorted(listed)

@@ -129,7 +129,7 @@ def test_cosine_schedule_warms_up_then_decays():
 
 def train_small(workdir, monkeypatch, model, data, name, config):
     monkeypatch.chdir(workdir)
-    training.fit(model, name, *data, config, TRAIN, config.model_dump())
+    training.fit(model, name, *data, config, TRAIN, config.model_dump(), "avx2")
     return {**json.loads((workdir / "reports/training" / name / "training.json").read_text()),
             **json.loads((workdir / "reports/validation" / f"{name}.json").read_text())}
 
