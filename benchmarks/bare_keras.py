@@ -20,63 +20,71 @@ from keras import layers
 
 
 def mlp():
-    return keras.Sequential([
-        keras.Input(shape=(784,)),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(64, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(784,)),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def lenet_base():
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(6, 5, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(16, 5, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(120, 5, activation="relu"),
-        layers.Flatten(),
-        layers.Dense(84, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(6, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(16, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(120, 5, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(84, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def lenet_dropout():
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(6, 5, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Dropout(0.5),
-        layers.Conv2D(16, 5, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Dropout(0.5),
-        layers.Conv2D(120, 5, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Flatten(),
-        layers.Dense(84, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(6, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.5),
+            layers.Conv2D(16, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.5),
+            layers.Conv2D(120, 5, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Flatten(),
+            layers.Dense(84, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def lenet_batchnorm():
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(6, 5, padding="same"),
-        layers.BatchNormalization(),
-        layers.Activation("relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(16, 5),
-        layers.BatchNormalization(),
-        layers.Activation("relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(120, 5),
-        layers.BatchNormalization(),
-        layers.Activation("relu"),
-        layers.Flatten(),
-        layers.Dense(84, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(6, 5, padding="same"),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(16, 5),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(120, 5),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.Flatten(),
+            layers.Dense(84, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 # model name -> (builder, where its settings live in params.yaml)
@@ -110,26 +118,34 @@ def main():
     x_test, y_test = load(args.project, "test", image)
 
     model = build()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=settings["learning_rate"]),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=settings["learning_rate"]),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     start = time.perf_counter()
-    history = model.fit(x, y, validation_data=(x_val, y_val), epochs=settings["epochs"],
-                        batch_size=settings["batch_size"], verbose=0)
+    history = model.fit(
+        x, y, validation_data=(x_val, y_val), epochs=settings["epochs"], batch_size=settings["batch_size"], verbose=0
+    )
     fit_seconds = time.perf_counter() - start
     _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
 
-    print(json.dumps({
-        "model": args.model,
-        "params": model.count_params(),
-        "n_train": len(x),
-        "epochs": settings["epochs"],
-        "batch_size": settings["batch_size"],
-        "fit_seconds": fit_seconds,
-        "samples_per_second": settings["epochs"] * len(x) / fit_seconds,
-        "val_accuracy": history.history["val_accuracy"][-1],
-        "test_accuracy": float(test_accuracy),
-        "keras": keras.__version__,
-    }))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "params": model.count_params(),
+                "n_train": len(x),
+                "epochs": settings["epochs"],
+                "batch_size": settings["batch_size"],
+                "fit_seconds": fit_seconds,
+                "samples_per_second": settings["epochs"] * len(x) / fit_seconds,
+                "val_accuracy": history.history["val_accuracy"][-1],
+                "test_accuracy": float(test_accuracy),
+                "keras": keras.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

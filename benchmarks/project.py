@@ -23,11 +23,22 @@ def copied_files():
     git-ignored) and dvc.lock: copied, they would make stages look up to date
     and the "cold" repro would not be cold.
     """
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                            cwd=ROOT, check=True, capture_output=True, text=True).stdout.split("\0")
-    return [f for f in listed if f and (ROOT / f).is_file() and f != "dvc.lock"
-            and not f.startswith("benchmarks/")
-            and not (f.startswith(OUTPUT_DIRS) and not f.endswith(".gitignore") and f not in INPUTS_AMONG_OUTPUTS)]
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    return [
+        f
+        for f in listed
+        if f
+        and (ROOT / f).is_file()
+        and f != "dvc.lock"
+        and not f.startswith("benchmarks/")
+        and not (f.startswith(OUTPUT_DIRS) and not f.endswith(".gitignore") and f not in INPUTS_AMONG_OUTPUTS)
+    ]
 
 
 def make_copy(path, params, env):
@@ -38,8 +49,13 @@ def make_copy(path, params, env):
         shutil.copy2(ROOT / name, path / name)
     if params:
         set_params(path / "params.yaml", params)
-    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "bench@example.invalid"],
-                 ["config", "user.name", "bench"], ["add", "-A"], ["commit", "-q", "-m", "benchmark copy"]):
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.email", "bench@example.invalid"],
+        ["config", "user.name", "bench"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "benchmark copy"],
+    ):
         subprocess.run(["git", *args], cwd=path, env=env, check=True, capture_output=True)
     return path
 
@@ -68,7 +84,7 @@ def ran_stages(repro_output):
     pairs, lines = [], repro_output.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("Running stage '"):
-            cmd = next((l[2:] for l in lines[i + 1:i + 3] if l.startswith("> ")), "")
+            cmd = next((text[2:] for text in lines[i + 1 : i + 3] if text.startswith("> ")), "")
             pairs.append((line.split("'")[1], cmd))
     return pairs
 

@@ -70,8 +70,9 @@ class StepFailed(Exception):
 def step(cmd, cwd, env, log):
     result = measure(cmd, cwd, env, log)
     if result["returncode"] != 0:
-        raise StepFailed(f"`{' '.join(map(str, cmd))}` in {cwd} exited {result['returncode']}; "
-                         f"log {log}:\n{log_tail(log)}")
+        raise StepFailed(
+            f"`{' '.join(map(str, cmd))}` in {cwd} exited {result['returncode']}; log {log}:\n{log_tail(log)}"
+        )
     return result
 
 
@@ -91,22 +92,39 @@ def run_bare(copy, workdir, env):
 def cold_repro(copy, workdir, env):
     """One cold `dvc repro`, split per stage by the probe; stages that ran are kept even on failure."""
     probe_log, cold_log = workdir / "probe.jsonl", workdir / "cold-repro.log"
-    probed = dict(env, BENCH_PROBE_LOG=str(probe_log),
-                  PYTHONPATH=os.pathsep.join(filter(None, [str(PROBE_DIR), env.get("PYTHONPATH")])))
+    probed = dict(
+        env,
+        BENCH_PROBE_LOG=str(probe_log),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(PROBE_DIR), env.get("PYTHONPATH")])),
+    )
     cold = measure(["dvc", "repro"], copy, probed, cold_log)
     print(f"pipeline: cold dvc repro {cold['wall_s']:.1f} s", flush=True)
     pairs = proj.ran_stages(cold_log.read_text())
     probes = [json.loads(line) for line in probe_log.read_text().splitlines()] if probe_log.exists() else []
     matched = proj.match_probes(pairs, probes)
-    stages = [{"stage": s, "cmd": c, "wall_s": matched.get(s, {}).get("wall_s"),
-               "peak_rss_mib": matched[s]["peak_rss_kib"] / 1024 if s in matched else None,
-               "imported_tensorflow": matched.get(s, {}).get("tensorflow")} for s, c in pairs]
+    stages = [
+        {
+            "stage": s,
+            "cmd": c,
+            "wall_s": matched.get(s, {}).get("wall_s"),
+            "peak_rss_mib": matched[s]["peak_rss_kib"] / 1024 if s in matched else None,
+            "imported_tensorflow": matched.get(s, {}).get("tensorflow"),
+        }
+        for s, c in pairs
+    ]
     stage_sum = sum(s["wall_s"] or 0 for s in stages)
-    result = {"complete": cold["returncode"] == 0,
-              "cold_repro": {"wall_s": cold["wall_s"], "peak_rss_mib": cold["peak_rss_mib"]},
-              "stages": stages, "stage_commands_sum_s": stage_sum, "dvc_overhead_s": cold["wall_s"] - stage_sum}
-    error = None if result["complete"] else (
-        f"cold `dvc repro` in {copy} exited {cold['returncode']}; log {cold_log}:\n{log_tail(cold_log)}")
+    result = {
+        "complete": cold["returncode"] == 0,
+        "cold_repro": {"wall_s": cold["wall_s"], "peak_rss_mib": cold["peak_rss_mib"]},
+        "stages": stages,
+        "stage_commands_sum_s": stage_sum,
+        "dvc_overhead_s": cold["wall_s"] - stage_sum,
+    }
+    error = (
+        None
+        if result["complete"]
+        else (f"cold `dvc repro` in {copy} exited {cold['returncode']}; log {cold_log}:\n{log_tail(cold_log)}")
+    )
     return result, error
 
 
@@ -136,19 +154,28 @@ def run_pipeline(copy, workdir, env):
         validation = json.loads((copy / f"reports/validation/{model}.json").read_text())
         metrics = json.loads((copy / f"reports/metrics/{model}.json").read_text())
         train_s, eval_s = times.get(f"train_{suffix}"), times.get(f"evaluate_{suffix}")
-        models[model] = {"train_stage_s": train_s, "evaluate_stage_s": eval_s,
-                         "stages_s": train_s + eval_s if train_s and eval_s else None,
-                         "epochs": training["config"]["epochs"], "batch_size": training["config"]["batch_size"],
-                         "params": training["params"]["total"], **timing,
-                         "best_val_accuracy": validation["best_val_accuracy"],
-                         "test_accuracy": metrics["test"]["accuracy"]}
-    pipeline.update({
-        "noop_repro_s": min(r["wall_s"] for r in noop), "noop_repro_runs_s": [r["wall_s"] for r in noop],
-        "noop_repro_ran_stages": noop_ran,
-        "status_s": min(r["wall_s"] for r in status), "status_runs_s": [r["wall_s"] for r in status],
-        "tensorflow_on_import": import_check,
-        "models": models,
-    })
+        models[model] = {
+            "train_stage_s": train_s,
+            "evaluate_stage_s": eval_s,
+            "stages_s": train_s + eval_s if train_s and eval_s else None,
+            "epochs": training["config"]["epochs"],
+            "batch_size": training["config"]["batch_size"],
+            "params": training["params"]["total"],
+            **timing,
+            "best_val_accuracy": validation["best_val_accuracy"],
+            "test_accuracy": metrics["test"]["accuracy"],
+        }
+    pipeline.update(
+        {
+            "noop_repro_s": min(r["wall_s"] for r in noop),
+            "noop_repro_runs_s": [r["wall_s"] for r in noop],
+            "noop_repro_ran_stages": noop_ran,
+            "status_s": min(r["wall_s"] for r in status),
+            "status_runs_s": [r["wall_s"] for r in status],
+            "tensorflow_on_import": import_check,
+            "models": models,
+        }
+    )
     return pipeline, None
 
 
@@ -159,13 +186,17 @@ def compare(bare, pipeline):
         if p is None:  # removed from params.yaml
             continue
         rows[model] = {
-            "bare_process_s": b["process_wall_s"], "bare_fit_s": b["fit_seconds"],
-            "pipeline_stages_s": p["stages_s"], "pipeline_fit_s": p["fit_seconds"],
+            "bare_process_s": b["process_wall_s"],
+            "bare_fit_s": b["fit_seconds"],
+            "pipeline_stages_s": p["stages_s"],
+            "pipeline_fit_s": p["fit_seconds"],
             "ratio_pipeline_over_bare": p["stages_s"] / b["process_wall_s"] if p["stages_s"] else None,
-            "bare_samples_per_s": b["samples_per_second"], "pipeline_samples_per_s": p["samples_per_second"],
+            "bare_samples_per_s": b["samples_per_second"],
+            "pipeline_samples_per_s": p["samples_per_second"],
             "throughput_speedup": p["samples_per_second"] / b["samples_per_second"],
             "same_epochs_and_batch": (b["epochs"], b["batch_size"]) == (p["epochs"], p["batch_size"]),
-            "bare_test_accuracy": b["test_accuracy"], "pipeline_test_accuracy": p["test_accuracy"],
+            "bare_test_accuracy": b["test_accuracy"],
+            "pipeline_test_accuracy": p["test_accuracy"],
         }
     return rows
 
@@ -178,25 +209,30 @@ def targets(bare, pipeline, comparison):
 
     process_sum = sum(m["process_wall_s"] for m in bare["models"].values())
     cold = pipeline["cold_repro"]["wall_s"]
-    target("cold dvc repro <= 1.10 x sum of bare process walls", cold, 1.10 * process_sum,
-           cold <= 1.10 * process_sum)
-    target("no-op dvc repro <= 2.0 s (best of 3)", pipeline["noop_repro_s"], 2.0,
-           pipeline["noop_repro_s"] <= 2.0)
+    target("cold dvc repro <= 1.10 x sum of bare process walls", cold, 1.10 * process_sum, cold <= 1.10 * process_sum)
+    target("no-op dvc repro <= 2.0 s (best of 3)", pipeline["noop_repro_s"], 2.0, pipeline["noop_repro_s"] <= 2.0)
     by_name = {s["stage"]: s for s in pipeline["stages"]}
     for stage in NON_MODEL_STAGES:
         s = by_name.get(stage, {})
         tf = [pipeline["tensorflow_on_import"].get(stage), s.get("imported_tensorflow")]
-        target(f"{stage}: no TensorFlow (on import, in the run)", str(tf), "[False, False]",
-               tf == [False, False])
+        target(f"{stage}: no TensorFlow (on import, in the run)", str(tf), "[False, False]", tf == [False, False])
         target(f"{stage}: < 5 s", s.get("wall_s"), 5.0, s.get("wall_s") is not None and s["wall_s"] < 5.0)
     worst = max(pipeline["stages"], key=lambda s: s["peak_rss_mib"] or 0)
     all_known = all(s["peak_rss_mib"] is not None for s in pipeline["stages"])
-    target(f"every stage peak RSS <= 1.5 GiB (max: {worst['stage']})", worst["peak_rss_mib"], 1.5 * GIB,
-           all_known and worst["peak_rss_mib"] <= 1.5 * GIB)
+    target(
+        f"every stage peak RSS <= 1.5 GiB (max: {worst['stage']})",
+        worst["peak_rss_mib"],
+        1.5 * GIB,
+        all_known and worst["peak_rss_mib"] <= 1.5 * GIB,
+    )
     for model, row in comparison.items():
         if model.startswith("lenet"):
-            target(f"{model}: throughput >= 1.5 x bare", row["throughput_speedup"], 1.5,
-                   row["same_epochs_and_batch"] and row["throughput_speedup"] >= 1.5)
+            target(
+                f"{model}: throughput >= 1.5 x bare",
+                row["throughput_speedup"],
+                1.5,
+                row["same_epochs_and_batch"] and row["throughput_speedup"] >= 1.5,
+            )
     return found
 
 
@@ -206,9 +242,14 @@ def main():
         sys.exit(f"{DATASET_DIR} missing: apt-get install dataset-fashion-mnist")
     params, env = param_overrides(args), base_env()
     workdir = Path(tempfile.mkdtemp(prefix="dvc-bench-"))
-    results = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
-               "load_average_at_start": os.getloadavg(), "param_overrides": params,
-               "workdir": str(workdir), "errors": []}
+    results = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "param_overrides": params,
+        "workdir": str(workdir),
+        "errors": [],
+    }
     # Both copies from one snapshot: another engineer may be editing the working tree.
     bare_copy = proj.make_copy(workdir / "bare", params, env)
     pipeline_copy = workdir / "pipeline"

@@ -126,9 +126,8 @@ def save_npz(path, **arrays):
     used as given (np.savez would append .npz). Object arrays are refused
     (allow_pickle=False), so `np.load` never needs to unpickle.
     """
-    with atomic_path(path) as tmp:
-        # allowZip64 and force_zip64 as np.savez sets them: the same bytes as np.savez.
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for name, array in arrays.items():
-                with archive.open(zip_info(f"{name}.npy"), "w", force_zip64=True) as entry:
-                    np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
+    # allowZip64 and force_zip64 as np.savez sets them: the same bytes as np.savez.
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(zip_info(f"{name}.npy"), "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)

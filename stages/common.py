@@ -35,9 +35,13 @@ CURVES = ("accuracy", "loss")
 
 def model_outputs(name):
     """Where a model's training writes: the model, its record directory, its curves."""
-    return {"model": MODELS_DIR / f"{name}.keras", "record": TRAINING_DIR / name,
-            "validation": VALIDATION_DIR / f"{name}.json",
-            "curves": {metric: CURVES_DIR / metric / f"{name}.csv" for metric in CURVES}}
+    return {
+        "model": MODELS_DIR / f"{name}.keras",
+        "record": TRAINING_DIR / name,
+        "validation": VALIDATION_DIR / f"{name}.json",
+        "curves": {metric: CURVES_DIR / metric / f"{name}.csv" for metric in CURVES},
+    }
+
 
 CLASS_NAMES = (
     "T-shirt/top",
@@ -51,6 +55,9 @@ CLASS_NAMES = (
     "Bag",
     "Ankle boot",
 )
+
+
+NUM_CLASSES = len(CLASS_NAMES)
 
 
 class StageError(Exception):
@@ -121,10 +128,12 @@ def load_split(name, prepared_dir=PREPARED_DIR):
         with np.load(path) as data:
             x, y, label = data["x"], data["y"], data["label"]
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise StageError(f"{path}: not a prepared split with arrays x, y, label ({error}); "
-                         "run 'dvc repro preprocess'") from None
+        raise StageError(
+            f"{path}: not a prepared split with arrays x, y, label ({error}); run 'dvc repro preprocess'"
+        ) from None
     n = len(label)
-    if x.dtype != np.float32 or x.shape != (n, 784) or y.shape != (n, len(CLASS_NAMES)):
-        raise StageError(f"{path}: expected x float32 ({n}, 784) and y ({n}, 10), "
-                         f"got x {x.dtype} {x.shape} and y {y.shape}")
+    if x.dtype != np.float32 or x.shape != (n, 784) or y.shape != (n, NUM_CLASSES):
+        raise StageError(
+            f"{path}: expected x float32 ({n}, 784) and y ({n}, 10), got x {x.dtype} {x.shape} and y {y.shape}"
+        )
     return x, y, label

@@ -78,13 +78,25 @@ class LogLines(tqdm):
 
 def progress_bar(filename, total, limit, log):
     """A progress bar for one download: redrawn on a terminal, a few lines a file in a log."""
-    options = dict(desc=f"download: {filename}", total=total, file=log,
-                   unit="B", unit_scale=True, unit_divisor=1024)
+    options = {
+        "desc": f"download: {filename}",
+        "total": total,
+        "file": log,
+        "unit": "B",
+        "unit_scale": True,
+        "unit_divisor": 1024,
+    }
     if getattr(log, "isatty", lambda: False)():
         return tqdm(**options)
     # maxinterval=inf keeps tqdm's monitor thread from switching to a line per read.
-    return LogLines(**options, leave=False, ascii=True, mininterval=1.0,
-                    miniters=max(1, (total or limit) // 4), maxinterval=float("inf"))
+    return LogLines(
+        **options,
+        leave=False,
+        ascii=True,
+        mininterval=1.0,
+        miniters=max(1, (total or limit) // 4),
+        maxinterval=float("inf"),
+    )
 
 
 class LocalSource:
@@ -168,13 +180,13 @@ def fetch_verified(source, specs, dest, log):
                 verify(file, spec, source.location(spec.name))
 
 
-def download(sources, dest=RAW_DIR, specs=FASHION_MNIST.values(), explicit=False, log=sys.stderr):
+def download(sources, dest=RAW_DIR, specs=None, explicit=False, log=sys.stderr):
     """Write the files of the first source whose files all verify into `dest`.
 
     Nothing gets its final name in `dest` until every file of a source has
     verified, so a failure leaves `dest` as it was.
     """
-    dest, specs = Path(dest), list(specs)
+    dest, specs = Path(dest), list(FASHION_MNIST.values() if specs is None else specs)
     created = not dest.exists()
     tried = []
     for source in sources:
@@ -191,8 +203,10 @@ def download(sources, dest=RAW_DIR, specs=FASHION_MNIST.values(), explicit=False
             continue
         print(f"download: {len(specs)} files verified from {source} into {dest}/", file=log)
         return source
-    raise StageError(f"no source gave verified Fashion-MNIST files; tried: {'; '.join(tried)}. "
-                     f"To get the data, {HOW_TO_GET_THE_DATA}")
+    raise StageError(
+        f"no source gave verified Fashion-MNIST files; tried: {'; '.join(tried)}. "
+        f"To get the data, {HOW_TO_GET_THE_DATA}"
+    )
 
 
 def main():

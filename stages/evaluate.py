@@ -47,8 +47,9 @@ def check_model_file(path):
     if not Path(path).is_file():
         raise StageError(f"{path}: no such model file; run 'dvc repro' for its training stage")
     if not zipfile.is_zipfile(path):
-        raise StageError(f"{path}: not a Keras model archive (a .keras file is a zip); "
-                         "run 'dvc repro' for its training stage")
+        raise StageError(
+            f"{path}: not a Keras model archive (a .keras file is a zip); run 'dvc repro' for its training stage"
+        )
 
 
 def load_model(path):
@@ -58,8 +59,9 @@ def load_model(path):
     try:
         return keras.saving.load_model(path)
     except Exception as error:  # Keras raises many types for a damaged archive
-        raise StageError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error})"
-                         .splitlines()[0]) from None
+        raise StageError(
+            f"{path}: not a loadable Keras model ({type(error).__name__}: {error})".splitlines()[0]
+        ) from None
 
 
 def evaluate(model, x_test, y_test, batch_size):
@@ -91,12 +93,15 @@ def metrics_record(scores, record):
 
 def per_class_csv(labels, predicted):
     precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, labels=range(len(CLASS_NAMES)), zero_division=0)
+        labels, predicted, labels=range(len(CLASS_NAMES)), zero_division=0
+    )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["class", "precision", "recall", "f1", "support"])
-    writer.writerows((name, round(float(p), DIGITS), round(float(r), DIGITS), round(float(f), DIGITS), int(n))
-                     for name, p, r, f, n in zip(CLASS_NAMES, precision, recall, f1, support))
+    writer.writerows(
+        (name, round(float(p), DIGITS), round(float(r), DIGITS), round(float(f), DIGITS), int(n))
+        for name, p, r, f, n in zip(CLASS_NAMES, precision, recall, f1, support, strict=False)
+    )
     return out.getvalue()
 
 
@@ -104,14 +109,14 @@ def predictions_csv(labels, predicted):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["actual", "predicted"])
-    writer.writerows((CLASS_NAMES[a], CLASS_NAMES[p]) for a, p in zip(labels, predicted))
+    writer.writerows((CLASS_NAMES[a], CLASS_NAMES[p]) for a, p in zip(labels, predicted, strict=False))
     return out.getvalue()
 
 
 def curves_figure(curves, title):
     """Train vs validation accuracy and loss, per epoch, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, (metric, path) in zip(axes, curves.items()):
+    for ax, (metric, path) in zip(axes, curves.items(), strict=False):
         history = pd.read_csv(path)
         ax.plot(history["epoch"], history["train"], marker="o", label=f"train {metric}")
         ax.plot(history["epoch"], history["validation"], marker="o", label=f"validation {metric}")
@@ -127,8 +132,9 @@ def curves_figure(curves, title):
 def confusion_figure(labels, predicted, title):
     matrix = confusion_matrix(labels, predicted, labels=range(len(CLASS_NAMES)))
     fig, ax = plt.subplots(figsize=(9, 7.5))
-    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
-                xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES)
+    sns.heatmap(
+        matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES
+    )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{title}: confusion matrix on the test set")
@@ -138,10 +144,11 @@ def confusion_figure(labels, predicted, title):
 
 def predictions_figure(x_test, labels, predicted, grid, title):
     count = grid * grid
-    titles = [f"GT:{CLASS_NAMES[a]}\nP:{CLASS_NAMES[p]}" for a, p in zip(labels[:count], predicted[:count])]
-    colors = ["black" if a == p else "red" for a, p in zip(labels[:count], predicted[:count])]
-    return image_grid(x_test[:count], titles, f"{title}: the first {count} test images (red: wrong)",
-                      grid, colors)
+    titles = [
+        f"GT:{CLASS_NAMES[a]}\nP:{CLASS_NAMES[p]}" for a, p in zip(labels[:count], predicted[:count], strict=False)
+    ]
+    colors = ["black" if a == p else "red" for a, p in zip(labels[:count], predicted[:count], strict=False)]
+    return image_grid(x_test[:count], titles, f"{title}: the first {count} test images (red: wrong)", grid, colors)
 
 
 def main():
@@ -166,8 +173,10 @@ def main():
     save_figure(predictions_figure(x_test, labels, predicted, grid, name), figures / "predictions.png")
     write_text(PREDICTIONS_DIR / f"{name}.csv", predictions_csv(labels, predicted))
     write_text(PER_CLASS_DIR / f"{name}.csv", per_class_csv(labels, predicted))
-    write_json(EVALUATION_DIR / f"{name}.json", {"model": name, "test_samples": len(labels),
-                                                 "predictions_shown": min(grid * grid, len(labels))})
+    write_json(
+        EVALUATION_DIR / f"{name}.json",
+        {"model": name, "test_samples": len(labels), "predictions_shown": min(grid * grid, len(labels))},
+    )
     write_json(METRICS_DIR / f"{name}.json", metrics)
     print(f"{name}: test loss {metrics['test']['loss']}, test accuracy {metrics['test']['accuracy']}")
 

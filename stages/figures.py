@@ -3,9 +3,9 @@
 import matplotlib
 
 matplotlib.use("Agg")  # no display on CI machines; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from stages.common import atomic_path  # noqa: E402
+from stages.common import atomic_path
 
 
 def image_grid(images, titles, suptitle, grid, title_colors=None):

@@ -45,19 +45,27 @@ class IdxSpec:
 
 FASHION_MNIST = {
     "train_images": IdxSpec(
-        "train-images-idx3-ubyte.gz", 60_000, IMAGE_SHAPE,
+        "train-images-idx3-ubyte.gz",
+        60_000,
+        IMAGE_SHAPE,
         "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     ),
     "train_labels": IdxSpec(
-        "train-labels-idx1-ubyte.gz", 60_000, (),
+        "train-labels-idx1-ubyte.gz",
+        60_000,
+        (),
         "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     ),
     "test_images": IdxSpec(
-        "t10k-images-idx3-ubyte.gz", 10_000, IMAGE_SHAPE,
+        "t10k-images-idx3-ubyte.gz",
+        10_000,
+        IMAGE_SHAPE,
         "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     ),
     "test_labels": IdxSpec(
-        "t10k-labels-idx1-ubyte.gz", 10_000, (),
+        "t10k-labels-idx1-ubyte.gz",
+        10_000,
+        (),
         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     ),
 }
@@ -79,13 +87,13 @@ def inflate(gz, limit, origin):
         with gzip.GzipFile(fileobj=file) as stream:
             # Reading to the end of the stream is what checks the CRC and length trailer.
             while n <= limit and (chunk := stream.read(min(CHUNK, limit + 1 - n))):
-                buffer[n:n + len(chunk)] = chunk
+                buffer[n : n + len(chunk)] = chunk
                 n += len(chunk)
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise StageError(f"{origin}: corrupt or truncated gzip data ({error})") from None
     except OSError as error:
         raise StageError(f"{origin}: cannot read ({error.strerror})") from None
-    return buffer[:min(n, limit)], n > limit
+    return buffer[: min(n, limit)], n > limit
 
 
 def header(raw, origin):
@@ -127,8 +135,10 @@ def verify(gz, spec, origin):
     if shape != spec.shape:
         raise StageError(f"{origin}: shape {shape}, expected {spec.shape}")
     if longer:
-        raise StageError(f"{origin}: more than {spec.size} bytes, expected {spec.size} for shape {shape} "
-                         "(stopped decompressing there)")
+        raise StageError(
+            f"{origin}: more than {spec.size} bytes, expected {spec.size} for shape {shape} "
+            "(stopped decompressing there)"
+        )
     array = parse(raw, origin)
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256:
@@ -139,7 +149,7 @@ def verify(gz, spec, origin):
 def load(raw_dir, spec):
     path = Path(raw_dir) / spec.name
     try:
-        file = open(path, "rb")
+        file = open(path, "rb")  # noqa: SIM115 -- opened outside `with`: only open's errors mean "cannot read"
     except OSError as error:
         raise StageError(f"{path}: cannot read ({error.strerror}); run 'dvc repro download'") from None
     with file:

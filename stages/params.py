@@ -6,6 +6,7 @@ Errors are one line naming the key, what was expected and what was given:
 """
 
 import difflib
+import types
 import typing
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from stages.common import StageError
 from stages.schema import Params
 
 PARAMS_FILE = Path("params.yaml")
+UNIONS = (typing.Union, types.UnionType)  # Optional[X] and X | None
 _NOT_A_MODEL = ConfigDict(strict=True)
 
 
@@ -55,19 +57,19 @@ def _check_one(params, key):
         if _is_model(tp):
             for name in node:
                 if name not in tp.model_fields:
-                    raise _error(path + [name], _unknown(name, tp.model_fields))
+                    raise _error([*path, name], _unknown(name, tp.model_fields))
             if part not in node:
-                raise _error(path + [part], "missing")
+                raise _error([*path, part], "missing")
             tp = _field_type(tp.model_fields[part])
         else:  # a mapping of names to sections, such as `lenet`
             if part not in node:
-                raise _error(path + [part], _unknown(part, node))
+                raise _error([*path, part], _unknown(part, node))
             key_type, tp = typing.get_args(_unwrap(tp)[0])
             try:
                 TypeAdapter(key_type, config=_NOT_A_MODEL).validate_python(part)
             except ValidationError:
-                raise _error(path + [part], f"expected {describe(key_type)} as a key") from None
-        node, path = node[part], path + [part]
+                raise _error([*path, part], f"expected {describe(key_type)} as a key") from None
+        node, path = node[part], [*path, part]
     adapter = TypeAdapter(tp) if _is_model(tp) else TypeAdapter(tp, config=_NOT_A_MODEL)
     try:
         return adapter.validate_python(node)
@@ -93,9 +95,10 @@ def _from_pydantic(err, tp, path):
     if err["type"] == "value_error":
         return _error(path, err["msg"].removeprefix("Value error, "))
     if err["type"].startswith("union_tag"):
-        path, tp = path + ["kind"], None
+        path, tp = [*path, "kind"], None
         expected = "one of " + ", ".join(err["ctx"]["expected_tags"].replace("'", "").split(", "))
-        return _error(path, f"expected {expected}, got {err['input'].get('kind') if isinstance(err['input'], dict) else err['input']!r}")
+        given = err["input"].get("kind") if isinstance(err["input"], dict) else err["input"]
+        return _error(path, f"expected {expected}, got {given!r}")
     return _error(path, f"expected {describe(tp)}, got {err['input']!r}")
 
 
@@ -110,7 +113,7 @@ def _step(tp, part):
         return typing.get_args(base)[0], True
     if origin is dict:
         return typing.get_args(base)[1], True
-    if origin is typing.Union:  # a discriminated union: the loc names the chosen member's tag
+    if origin in UNIONS:  # a discriminated union: the loc names the chosen member's tag
         for member in typing.get_args(base):
             if _is_model(member) and member.model_fields["kind"].annotation.__args__ == (part,):
                 return member, False
@@ -151,16 +154,18 @@ def describe(tp, plural=False):
     """Words for what a type accepts: 'an integer >= 1', 'a number in [0, 1)', 'one of max, none'."""
     base, constraints = _unwrap(tp)
     origin, args = typing.get_origin(base), typing.get_args(base)
-    if origin is typing.Union and type(None) in args:
+    if origin in UNIONS and type(None) in args:
         return describe(next(a for a in args if a is not type(None)), plural) + " or null"
-    if origin is typing.Union:
-        return "a mapping with a kind: " + ", ".join(typing.get_args(m.model_fields["kind"].annotation)[0]
-                                                       for m in args)
+    if origin in UNIONS:
+        return "a mapping with a kind: " + ", ".join(
+            typing.get_args(m.model_fields["kind"].annotation)[0] for m in args
+        )
     if origin is typing.Literal:
         return "one of " + ", ".join(map(str, args))
     if origin is list:
-        size = "a non-empty list" if any(isinstance(c, at.MinLen) and c.min_length > 0 for c in constraints) \
-            else "a list"
+        size = (
+            "a non-empty list" if any(isinstance(c, at.MinLen) and c.min_length > 0 for c in constraints) else "a list"
+        )
         return f"{size} of {describe(args[0], plural=True)}"
     if base is bool:
         return "true or false"
@@ -176,10 +181,12 @@ def describe(tp, plural=False):
 
 
 def _bounds(constraints):
-    low = next(((c.ge, "[", ">=") for c in constraints if isinstance(c, at.Ge)), None) \
-        or next(((c.gt, "(", ">") for c in constraints if isinstance(c, at.Gt)), None)
-    high = next(((c.le, "]", "<=") for c in constraints if isinstance(c, at.Le)), None) \
-        or next(((c.lt, ")", "<") for c in constraints if isinstance(c, at.Lt)), None)
+    low = next(((c.ge, "[", ">=") for c in constraints if isinstance(c, at.Ge)), None) or next(
+        ((c.gt, "(", ">") for c in constraints if isinstance(c, at.Gt)), None
+    )
+    high = next(((c.le, "]", "<=") for c in constraints if isinstance(c, at.Le)), None) or next(
+        ((c.lt, ")", "<") for c in constraints if isinstance(c, at.Lt)), None
+    )
     if low and high:
         return f" in {low[1]}{low[0]:g}, {high[0]:g}{high[1]}"
     if low or high:

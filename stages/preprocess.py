@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from stages import idx, params
 from stages.artifacts import save_npz
-from stages.common import CLASS_NAMES, PREPARED_DIR, RAW_DIR, SHAPES_FILE, run, write_json
+from stages.common import CLASS_NAMES, NUM_CLASSES, PREPARED_DIR, RAW_DIR, SHAPES_FILE, run, write_json
 
 
 def flatten_and_scale(images):
@@ -19,7 +19,7 @@ def flatten_and_scale(images):
     return images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
 
 
-def one_hot(labels, num_classes=len(CLASS_NAMES)):
+def one_hot(labels, num_classes=NUM_CLASSES):
     return np.eye(num_classes, dtype=np.float32)[labels]
 
 
@@ -51,18 +51,29 @@ def main():
         print(f"{key}: {array.shape}")
 
     train, val = split(raw["train_images"], raw["train_labels"], data.val_fraction, seed)
-    splits = {"train": subset(*train, data.max_train_samples, seed),
-              "val": subset(*val, data.max_val_samples, seed),
-              "test": subset(raw["test_images"], raw["test_labels"], data.max_test_samples, seed)}
+    splits = {
+        "train": subset(*train, data.max_train_samples, seed),
+        "val": subset(*val, data.max_val_samples, seed),
+        "test": subset(raw["test_images"], raw["test_labels"], data.max_test_samples, seed),
+    }
     prepared = {}
     for name, (images, labels) in splits.items():
         save_split(PREPARED_DIR / f"{name}.npz", images, labels)
-        prepared[name] = {"x": [len(images), images[0].size], "y": [len(labels), len(CLASS_NAMES)],
-                          "per_class": np.bincount(labels, minlength=len(CLASS_NAMES)).tolist()}
+        prepared[name] = {
+            "x": [len(images), images[0].size],
+            "y": [len(labels), NUM_CLASSES],
+            "per_class": np.bincount(labels, minlength=NUM_CLASSES).tolist(),
+        }
         print(f"{name}: x {tuple(prepared[name]['x'])} float32, y {tuple(prepared[name]['y'])} one-hot")
-    write_json(SHAPES_FILE, {"classes": list(CLASS_NAMES), "image_shape": list(raw["train_images"].shape[1:]),
-                             "raw": {key: list(array.shape) for key, array in raw.items()},
-                             "prepared": prepared})
+    write_json(
+        SHAPES_FILE,
+        {
+            "classes": list(CLASS_NAMES),
+            "image_shape": list(raw["train_images"].shape[1:]),
+            "raw": {key: list(array.shape) for key, array in raw.items()},
+            "prepared": prepared,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ not matter: 3.12.0, 3.13.2 (current when tensorflow 2.21.0 came out) and
 3.15.1 build the same pipeline and all print the line.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -109,8 +110,9 @@ class stderr_without:
             return self
         read_end, write_end = os.pipe()
         try:
-            child = subprocess.Popen([sys.executable, "-I", "-S", "-c", _FILTER, self.pattern],
-                                     stdin=read_end, stdout=saved, stderr=saved)
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _FILTER, self.pattern], stdin=read_end, stdout=saved, stderr=saved
+            )
         except OSError:
             os.close(write_end)
             os.close(saved)
@@ -129,7 +131,5 @@ class stderr_without:
         os.dup2(self.saved, 2)  # closes our last write end: the filter reads to the end and exits
         os.close(self.saved)
         self.saved = None
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a process we started still holds the pipe: let it be
             self.child.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a process we started still holds the pipe: let it be
-            pass

@@ -41,9 +41,16 @@ def read_history(curves):
     """Rows of epoch, loss, accuracy, val_loss, val_accuracy from a model's two curve files."""
     columns = {metric: read_csv(path) for metric, path in curves.items()}
     try:
-        return [{"epoch": int(acc["epoch"]), "accuracy": float(acc["train"]), "val_accuracy": float(acc["validation"]),
-                 "loss": float(loss["train"]), "val_loss": float(loss["validation"])}
-                for acc, loss in zip(columns["accuracy"], columns["loss"])]
+        return [
+            {
+                "epoch": int(acc["epoch"]),
+                "accuracy": float(acc["train"]),
+                "val_accuracy": float(acc["validation"]),
+                "loss": float(loss["train"]),
+                "val_loss": float(loss["validation"]),
+            }
+            for acc, loss in zip(columns["accuracy"], columns["loss"], strict=False)
+        ]
     except (KeyError, ValueError) as error:
         raise StageError(f"{curves['accuracy'].parent.parent}: not a training curve ({error})") from None
 
@@ -66,19 +73,23 @@ def image(path, alt):
 
 def part1(scratch):
     check, problem = scratch["gradient_check"], scratch["problem"]
-    rows = [(f"dL/d{name}", "x".join(map(str, _shape(g))) or "scalar", f"`{_fmt_nested(g)}`")
-            for name, g in scratch["gradients"].items()]
+    rows = [
+        (f"dL/d{name}", "x".join(map(str, _shape(g))) or "scalar", f"`{_fmt_nested(g)}`")
+        for name, g in scratch["gradients"].items()
+    ]
     size = f"{problem['n_inputs']}-{problem['n_hidden']}-{problem['n_outputs']}"
-    return "\n\n".join([
-        "## Part 1: backpropagation from scratch",
-        f"A {size} network with sigmoid units and loss L = 1/(2N) sum (y - t)^2, on {problem['n_samples']:,} random "
-        f"points drawn after `np.random.seed({problem['seed']})`, differentiated by hand in NumPy "
-        "(`stages/scratch_backprop.py`).",
-        f"Loss: **{scratch['loss']!r}**",
-        table(("gradient", "shape", "value"), rows),
-        f"Each gradient has its parameter's shape. A central-difference check with epsilon "
-        f"{check['epsilon']:g} agrees to a maximum relative error of **{check['max_relative_error']:.2e}**.",
-    ])
+    return "\n\n".join(
+        [
+            "## Part 1: backpropagation from scratch",
+            f"A {size} network with sigmoid units and loss L = 1/(2N) sum (y - t)^2, on {problem['n_samples']:,} "
+            f"random points drawn after `np.random.seed({problem['seed']})`, differentiated by hand in NumPy "
+            "(`stages/scratch_backprop.py`).",
+            f"Loss: **{scratch['loss']!r}**",
+            table(("gradient", "shape", "value"), rows),
+            f"Each gradient has its parameter's shape. A central-difference check with epsilon "
+            f"{check['epsilon']:g} agrees to a maximum relative error of **{check['max_relative_error']:.2e}**.",
+        ]
+    )
 
 
 def _shape(value):
@@ -98,17 +109,22 @@ def _fmt_nested(value):
 def part2(shapes, samples):
     raw, prepared, classes = shapes["raw"], shapes["prepared"], shapes["classes"]
     height, width = shapes["image_shape"]
-    rows = [(name, f"{prepared[name]['x'][0]:,}", " ".join(map(str, prepared[name]["per_class"])))
-            for name in ("train", "val", "test")]
-    return "\n\n".join([
-        "## Part 2: the data",
-        f"Development images {tuple(raw['train_images'])}, labels {tuple(raw['train_labels'])}; "
-        f"test images {tuple(raw['test_images'])}, labels {tuple(raw['test_labels'])}: {height}x{width} grayscale, "
-        f"{len(classes)} classes ({', '.join(f'{i} {name}' for i, name in enumerate(classes))}).",
-        table(("split", "images", f"per class (0-{len(classes) - 1})"), rows),
-        image(FIGURES_DIR / "samples_dev.png", f"first {samples['count']} development images") + "\n"
-        + image(FIGURES_DIR / "samples_test.png", f"first {samples['count']} test images"),
-    ])
+    rows = [
+        (name, f"{prepared[name]['x'][0]:,}", " ".join(map(str, prepared[name]["per_class"])))
+        for name in ("train", "val", "test")
+    ]
+    return "\n\n".join(
+        [
+            "## Part 2: the data",
+            f"Development images {tuple(raw['train_images'])}, labels {tuple(raw['train_labels'])}; "
+            f"test images {tuple(raw['test_images'])}, labels {tuple(raw['test_labels'])}: {height}x{width} grayscale, "
+            f"{len(classes)} classes ({', '.join(f'{i} {name}' for i, name in enumerate(classes))}).",
+            table(("split", "images", f"per class (0-{len(classes) - 1})"), rows),
+            image(FIGURES_DIR / "samples_dev.png", f"first {samples['count']} development images")
+            + "\n"
+            + image(FIGURES_DIR / "samples_test.png", f"first {samples['count']} test images"),
+        ]
+    )
 
 
 def part3(shapes, mlp):
@@ -120,37 +136,45 @@ def part3(shapes, mlp):
     untrained = training["untrained_output"]
     first_hidden = layers[0]["output_shape"][0]
     classes_balanced = all(len(set(prepared[name]["per_class"])) == 1 for name in ("train", "val"))
-    return "\n\n".join([
-        "## Part 3: a feed-forward network",
-        f"Each {height}x{width} image is flattened to a vector of {pixels} pixels scaled to [0, 1]: train x is "
-        f"{tuple(prepared['train']['x'])}, validation {tuple(prepared['val']['x'])}, test "
-        f"{tuple(prepared['test']['x'])}.",
-        f"**Encoding.** Labels are one-hot vectors of length {len(classes)} "
-        f"(train y {tuple(prepared['train']['y'])}). The classes are categories with no order, so a single "
-        f"number would invent distances between them; one-hot targets match a {len(classes)}-way softmax output, "
-        "which is a probability distribution over the classes.",
-        "**Loss and metric.** Categorical cross-entropy is the negative log-likelihood of the true class "
-        "under that softmax distribution: the matching loss for one-hot targets, with gradients that do "
-        "not vanish when the network is confidently wrong (unlike squared error on a softmax). Accuracy is "
-        "the metric: " + ("every class has the same number of images in the training and validation splits "
-                          "(table above), so accuracy is not skewed by class imbalance."
-                          if classes_balanced else "note the classes are not balanced in this run's split."),
-        f"**Parameters.** {metrics['params']['trainable']:,} trainable. "
-        + " + ".join(f"{layer['params']:,}" for layer in layers)
-        + f" by layer; the first Dense layer alone has {pixels} x {first_hidden} + {first_hidden} = "
-        f"{layers[0]['params']:,}, so the count depends on the image's height and width: a 32x32 image "
-        f"would give {(32 * 32 - pixels) * first_hidden:,} more.",
-        f"**Untrained output** on the first training image: `{[round(p, 4) for p in untrained['probabilities']]}`, "
-        f"summing to **{untrained['sum']:.2f}** (softmax).",
-        model_results("mlp", mlp),
-    ])
+    return "\n\n".join(
+        [
+            "## Part 3: a feed-forward network",
+            f"Each {height}x{width} image is flattened to a vector of {pixels} pixels scaled to [0, 1]: train x is "
+            f"{tuple(prepared['train']['x'])}, validation {tuple(prepared['val']['x'])}, test "
+            f"{tuple(prepared['test']['x'])}.",
+            f"**Encoding.** Labels are one-hot vectors of length {len(classes)} "
+            f"(train y {tuple(prepared['train']['y'])}). The classes are categories with no order, so a single "
+            f"number would invent distances between them; one-hot targets match a {len(classes)}-way softmax output, "
+            "which is a probability distribution over the classes.",
+            "**Loss and metric.** Categorical cross-entropy is the negative log-likelihood of the true class "
+            "under that softmax distribution: the matching loss for one-hot targets, with gradients that do "
+            "not vanish when the network is confidently wrong (unlike squared error on a softmax). Accuracy is "
+            "the metric: "
+            + (
+                "every class has the same number of images in the training and validation splits "
+                "(table above), so accuracy is not skewed by class imbalance."
+                if classes_balanced
+                else "note the classes are not balanced in this run's split."
+            ),
+            f"**Parameters.** {metrics['params']['trainable']:,} trainable. "
+            + " + ".join(f"{layer['params']:,}" for layer in layers)
+            + f" by layer; the first Dense layer alone has {pixels} x {first_hidden} + {first_hidden} = "
+            f"{layers[0]['params']:,}, so the count depends on the image's height and width: a 32x32 image "
+            f"would give {(32 * 32 - pixels) * first_hidden:,} more.",
+            f"**Untrained output** on the first training image: `{[round(p, 4) for p in untrained['probabilities']]}`, "
+            f"summing to **{untrained['sum']:.2f}** (softmax).",
+            model_results("mlp", mlp),
+        ]
+    )
 
 
 def schedule_text(config):
     schedule = config["schedule"]
     if schedule["kind"] == "plateau":
-        return (f"multiplied by {schedule['factor']:g} after {schedule['patience']} epoch(s) without a better "
-                f"{config['monitor']}")
+        return (
+            f"multiplied by {schedule['factor']:g} after {schedule['patience']} epoch(s) without a better "
+            f"{config['monitor']}"
+        )
     if schedule["kind"] == "cosine":
         return f"{schedule['warmup_epochs']} warm-up epoch(s), then cosine decay to 0"
     return "constant"
@@ -160,43 +184,65 @@ def model_results(name, outputs):
     training, metrics, evaluation = outputs["training"], outputs["metrics"], outputs["evaluation"]
     config = training["config"]
     figures = FIGURES_DIR / name
-    kept = (f"weights from epoch {training['weights_from_epoch']}, the best by {config['monitor']}"
-            if config["restore_best_weights"] else f"weights from the last epoch ({training['weights_from_epoch']})")
+    kept = (
+        f"weights from epoch {training['weights_from_epoch']}, the best by {config['monitor']}"
+        if config["restore_best_weights"]
+        else f"weights from the last epoch ({training['weights_from_epoch']})"
+    )
     extras = regularisers(config)
-    per_class = table(("class", "precision", "recall", "F1"),
-                      [(row["class"], row["precision"], row["recall"], row["f1"]) for row in outputs["per_class"]])
-    return "\n\n".join([
-        f"**{name}**: {config['epochs']} epochs, batch {config['batch_size']}, {config['optimizer']} "
-        f"(learning rate {config['learning_rate']:g}, {schedule_text(config)}) on {training['train_samples']:,} "
-        f"training images; {kept}." + (f" Regularisation: {'; '.join(extras)}." if extras else "")
-        + f" Test loss **{metrics['test']['loss']:.4f}**, test accuracy **{metrics['test']['accuracy']:.4f}** "
-        f"on {evaluation['test_samples']:,} test images.",
-        image(figures / "curves.png", f"{name} training curves") + "\n"
-        + image(figures / "confusion_matrix.png", f"{name} confusion matrix") + "\n"
-        + image(figures / "predictions.png", f"{name} predictions on the first {evaluation['predictions_shown']} "
-                "test images"),
-        f"Per class on the test set ({name}):",
-        per_class,
-    ])
+    per_class = table(
+        ("class", "precision", "recall", "F1"),
+        [(row["class"], row["precision"], row["recall"], row["f1"]) for row in outputs["per_class"]],
+    )
+    return "\n\n".join(
+        [
+            f"**{name}**: {config['epochs']} epochs, batch {config['batch_size']}, {config['optimizer']} "
+            f"(learning rate {config['learning_rate']:g}, {schedule_text(config)}) on {training['train_samples']:,} "
+            f"training images; {kept}."
+            + (f" Regularisation: {'; '.join(extras)}." if extras else "")
+            + f" Test loss **{metrics['test']['loss']:.4f}**, test accuracy **{metrics['test']['accuracy']:.4f}** "
+            f"on {evaluation['test_samples']:,} test images.",
+            image(figures / "curves.png", f"{name} training curves")
+            + "\n"
+            + image(figures / "confusion_matrix.png", f"{name} confusion matrix")
+            + "\n"
+            + image(
+                figures / "predictions.png",
+                f"{name} predictions on the first {evaluation['predictions_shown']} test images",
+            ),
+            f"Per class on the test set ({name}):",
+            per_class,
+        ]
+    )
 
 
 def layer_shapes(outputs):
-    rows = [(layer["name"], layer["type"], "x".join(map(str, layer["output_shape"])), f"{layer['params']:,}")
-            for layer in outputs["training"]["layers"]]
+    rows = [
+        (layer["name"], layer["type"], "x".join(map(str, layer["output_shape"])), f"{layer['params']:,}")
+        for layer in outputs["training"]["layers"]
+    ]
     counts = outputs["metrics"]["params"]
     return table(("layer", "type", "output shape", "params"), rows) + (
-        f"\n\n{counts['total']:,} parameters, {counts['non_trainable']:,} of them non-trainable.")
+        f"\n\n{counts['total']:,} parameters, {counts['non_trainable']:,} of them non-trainable."
+    )
 
 
 def comparison(all_outputs):
     rows = []
     for name, outputs in all_outputs.items():
         validation, metrics = outputs["validation"], outputs["metrics"]
-        rows.append((name, f"{metrics['params']['total']:,} ({metrics['params']['non_trainable']} non-trainable)",
-                     validation["epochs"], validation["best_epoch"], f"{validation['best_val_accuracy']:.4f}",
-                     f"{metrics['test']['loss']:.4f}", f"{metrics['test']['accuracy']:.4f}"))
-    return table(("model", "params", "epochs", "best epoch", "best val accuracy", "test loss", "test accuracy"),
-                 rows)
+        rows.append(
+            (
+                name,
+                f"{metrics['params']['total']:,} ({metrics['params']['non_trainable']} non-trainable)",
+                validation["epochs"],
+                validation["best_epoch"],
+                f"{validation['best_val_accuracy']:.4f}",
+                f"{metrics['test']['loss']:.4f}",
+                f"{metrics['test']['accuracy']:.4f}",
+            )
+        )
+    return table(("model", "params", "epochs", "best epoch", "best val accuracy", "test loss", "test accuracy"), rows)
 
 
 def part4(all_outputs, sweep):
@@ -206,8 +252,10 @@ def part4(all_outputs, sweep):
     for name, outputs in lenets.items():
         sections += [f"### {name}"]
         if name != reference_name:
-            sections += [f"Changed from {reference_name}:", changes_from(reference["training"]["config"],
-                                                                         outputs["training"]["config"])]
+            sections += [
+                f"Changed from {reference_name}:",
+                changes_from(reference["training"]["config"], outputs["training"]["config"]),
+            ]
         sections += [layer_shapes(outputs), model_results(name, outputs)]
     sections += [
         "### Comparison",
@@ -224,15 +272,20 @@ def build_report(variants):
     models = ["mlp"] + [f"lenet-{variant}" for variant in variants]
     all_outputs = {name: load_model_outputs(name) for name in models}
     shapes = read_json(SHAPES_FILE)
-    return "\n\n".join([
-        "# Fashion-MNIST: the assignment, reproduced",
-        "_Generated by the `report` stage (`stages/report.py`) from the pipeline's outputs; "
-        "`dvc repro` rewrites it. Do not edit by hand._",
-        part1(read_json(SCRATCH_FILE)),
-        part2(shapes, read_json(SAMPLES_FILE)),
-        part3(shapes, all_outputs["mlp"]),
-        part4(all_outputs, read_csv(SWEEP_FILE)),
-    ]) + "\n"
+    return (
+        "\n\n".join(
+            [
+                "# Fashion-MNIST: the assignment, reproduced",
+                "_Generated by the `report` stage (`stages/report.py`) from the pipeline's outputs; "
+                "`dvc repro` rewrites it. Do not edit by hand._",
+                part1(read_json(SCRATCH_FILE)),
+                part2(shapes, read_json(SAMPLES_FILE)),
+                part3(shapes, all_outputs["mlp"]),
+                part4(all_outputs, read_csv(SWEEP_FILE)),
+            ]
+        )
+        + "\n"
+    )
 
 
 def main():

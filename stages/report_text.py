@@ -47,19 +47,38 @@ def table(header, rows):
 
 
 def signs_table(signs):
-    rows = [(name, f"{s['min_val_loss_epoch']} of {s['epochs']}", f"{s['min_val_loss']:.4f}",
-             f"{s['final_val_loss']:.4f} ({s['val_loss_rise']:+.4f})", f"{100 * s['accuracy_gap']:+.1f} points",
-             f"{s['loss_gap']:+.4f}") for name, s in signs.items()]
-    return table(("model", "lowest val loss at epoch", "lowest val loss", "final val loss (rise)",
-                  "final train - val accuracy", "final val - train loss"), rows)
+    rows = [
+        (
+            name,
+            f"{s['min_val_loss_epoch']} of {s['epochs']}",
+            f"{s['min_val_loss']:.4f}",
+            f"{s['final_val_loss']:.4f} ({s['val_loss_rise']:+.4f})",
+            f"{100 * s['accuracy_gap']:+.1f} points",
+            f"{s['loss_gap']:+.4f}",
+        )
+        for name, s in signs.items()
+    ]
+    return table(
+        (
+            "model",
+            "lowest val loss at epoch",
+            "lowest val loss",
+            "final val loss (rise)",
+            "final train - val accuracy",
+            "final val - train loss",
+        ),
+        rows,
+    )
 
 
 def plain_verdict(name, s):
     overfits = s["val_loss_rise"] > 0 and s["accuracy_gap"] > 0
-    return (f"Unregularised **{name}** reaches its lowest validation loss at epoch {s['min_val_loss_epoch']} of "
-            f"{s['epochs']}; by the end its validation loss is {s['val_loss_rise']:+.4f} above that minimum and "
-            f"training accuracy exceeds validation accuracy by {100 * s['accuracy_gap']:.1f} points: "
-            + ("the classic signs of overfitting." if overfits else "little sign of overfitting within these epochs."))
+    return (
+        f"Unregularised **{name}** reaches its lowest validation loss at epoch {s['min_val_loss_epoch']} of "
+        f"{s['epochs']}; by the end its validation loss is {s['val_loss_rise']:+.4f} above that minimum and "
+        f"training accuracy exceeds validation accuracy by {100 * s['accuracy_gap']:.1f} points: "
+        + ("the classic signs of overfitting." if overfits else "little sign of overfitting within these epochs.")
+    )
 
 
 def verdict(signs, configs):
@@ -68,18 +87,22 @@ def verdict(signs, configs):
     lines = [plain_verdict(name, signs[name]) for name in signs if name not in regularised]
     for name in regularised:
         s = signs[name]
-        lines.append(f"With {'; '.join(regularisers(configs[name]))} (**{name}**), the end-of-training gap is "
-                     f"{100 * s['accuracy_gap']:+.1f} points and validation loss ends {s['val_loss_rise']:+.4f} "
-                     f"from its minimum (epoch {s['min_val_loss_epoch']}).")
+        lines.append(
+            f"With {'; '.join(regularisers(configs[name]))} (**{name}**), the end-of-training gap is "
+            f"{100 * s['accuracy_gap']:+.1f} points and validation loss ends {s['val_loss_rise']:+.4f} "
+            f"from its minimum (epoch {s['min_val_loss_epoch']})."
+        )
     if len(regularised) >= 2:
         smaller_gap = min(regularised, key=lambda n: signs[n]["accuracy_gap"])
         smaller_rise = min(regularised, key=lambda n: signs[n]["val_loss_rise"])
         if smaller_gap == smaller_rise:
             lines.append(f"Both signs agree: **{smaller_gap}** overfits least on this run.")
         else:
-            lines.append(f"The signs disagree ({smaller_gap} has the smallest accuracy gap, {smaller_rise} the "
-                         "smallest rise in validation loss), so no variant fights overfitting clearly better on "
-                         "this run.")
+            lines.append(
+                f"The signs disagree ({smaller_gap} has the smallest accuracy gap, {smaller_rise} the "
+                "smallest rise in validation loss), so no variant fights overfitting clearly better on "
+                "this run."
+            )
     return " ".join(lines)
 
 
@@ -89,18 +112,24 @@ def why(configs):
     text = []
     if used["dropout"]:
         rates = " and ".join(f"{rate:.0%}" for rate in sorted(set(used["dropout"])))
-        text.append(f"Dropout zeroes a random {rates} of the activations at every training step, so no unit can "
-                    "rely on particular others and the network cannot memorise the training set as easily; it is a "
-                    "regulariser by design, and its training accuracy (measured with dropout on) can even sit "
-                    "below validation accuracy.")
+        text.append(
+            f"Dropout zeroes a random {rates} of the activations at every training step, so no unit can "
+            "rely on particular others and the network cannot memorise the training set as easily; it is a "
+            "regulariser by design, and its training accuracy (measured with dropout on) can even sit "
+            "below validation accuracy."
+        )
     if used["batch_norm"]:
-        text.append("Batch normalisation standardises each layer's inputs per mini-batch: it mainly makes "
-                    "optimisation faster and more stable, and the noise of the batch statistics is only a mild "
-                    "regulariser, so a network with batch-norm fits the training set quickly and can overfit as "
-                    "fast as the plain one.")
+        text.append(
+            "Batch normalisation standardises each layer's inputs per mini-batch: it mainly makes "
+            "optimisation faster and more stable, and the noise of the batch statistics is only a mild "
+            "regulariser, so a network with batch-norm fits the training set quickly and can overfit as "
+            "fast as the plain one."
+        )
     if any((c.get("augment") or {}).get("translate") or (c.get("augment") or {}).get("flip") for c in configs.values()):
-        text.append("Augmentation shows the network a slightly different image each epoch, so it must learn what "
-                    "is invariant to small shifts and mirroring rather than the exact training pixels.")
+        text.append(
+            "Augmentation shows the network a slightly different image each epoch, so it must learn what "
+            "is invariant to small shifts and mirroring rather than the exact training pixels."
+        )
     return " ".join(text)
 
 
@@ -122,8 +151,7 @@ WHY = {
     "padding": "`same` padding keeps the borders, where garments often end, in play",
     "head": "the head decides how the last feature map reaches the classifier",
     "dense_units": "a small head leaves the parameter budget to the convs",
-    "batch_norm": "batch normalisation keeps each layer's inputs standardised, so a higher learning rate trains "
-                  "stably",
+    "batch_norm": "batch normalisation keeps each layer's inputs standardised, so a higher learning rate trains stably",
     "augment": "mirrored garments are still the same class: flips double the variety of the training images",
     "optimizer": "AdamW decouples weight decay from the adaptive step sizes",
     "weight_decay": "weight decay keeps the weights small, a regulariser",
@@ -160,11 +188,15 @@ def sweep_section(rows):
     params = [key for key in rows[0] if key.startswith("lenet.")]
     variant = params[0].split(".")[1]
     ranked = sorted(rows, key=lambda row: -float(row[score]))
-    return "\n\n".join([
-        f"### The sweep behind lenet-{variant}",
-        "`reports/sweep.csv`: every run of the DVC experiment sweep (README, Tuning), with the params it "
-        f"varied and the best validation accuracy of lenet-{variant}. Chosen on validation accuracy alone; the test "
-        "set was used once, on the winner.",
-        table(["experiment"] + [key.removeprefix(f"lenet.{variant}.") for key in params] + ["best val accuracy"],
-              [[row["Experiment"]] + [row[key] for key in params] + [row[score]] for row in ranked]),
-    ])
+    return "\n\n".join(
+        [
+            f"### The sweep behind lenet-{variant}",
+            "`reports/sweep.csv`: every run of the DVC experiment sweep (README, Tuning), with the params it "
+            f"varied and the best validation accuracy of lenet-{variant}. Chosen on validation accuracy alone; the "
+            "test set was used once, on the winner.",
+            table(
+                ["experiment"] + [key.removeprefix(f"lenet.{variant}.") for key in params] + ["best val accuracy"],
+                [[row["Experiment"]] + [row[key] for key in params] + [row[score]] for row in ranked],
+            ),
+        ]
+    )

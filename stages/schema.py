@@ -5,7 +5,7 @@ keys are errors. A stage checks only the subtrees it reads, with `check`, so a
 typo under `lenet.base` stops `train_lenet@base` and nothing else.
 """
 
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,9 +34,9 @@ class Scratch(Section):
 class Data(Section):
     val_fraction: Annotated[float, Field(gt=0, lt=1)]
     # null = the whole split; a number takes a stratified subset, for quick runs
-    max_train_samples: Optional[Annotated[int, Field(ge=10)]]
-    max_val_samples: Optional[Annotated[int, Field(ge=10)]]
-    max_test_samples: Optional[Annotated[int, Field(ge=10)]]
+    max_train_samples: Annotated[int, Field(ge=10)] | None
+    max_val_samples: Annotated[int, Field(ge=10)] | None
+    max_test_samples: Annotated[int, Field(ge=10)] | None
 
 
 class Plots(Section):
@@ -71,7 +71,7 @@ class Constant(Section):
     kind: Literal["constant"]
 
 
-Schedule = Annotated[Union[Plateau, Cosine, Constant], Field(discriminator="kind")]
+Schedule = Annotated[Plateau | Cosine | Constant, Field(discriminator="kind")]
 
 
 class Fit(Section):

@@ -97,8 +97,13 @@ def main():
         "loss": float(loss(Y, T)),
         "gradients": {name: np.asarray(g).tolist() for name, g in gradients.items()},
         "gradient_check": {"epsilon": settings.gradcheck_epsilon, "max_relative_error": error},
-        "problem": {"seed": settings.seed, "n_samples": settings.n_samples, "n_inputs": N_INPUTS,
-                    "n_hidden": settings.n_hidden, "n_outputs": 1},
+        "problem": {
+            "seed": settings.seed,
+            "n_samples": settings.n_samples,
+            "n_inputs": N_INPUTS,
+            "n_hidden": settings.n_hidden,
+            "n_outputs": 1,
+        },
     }
     write_json(SCRATCH_FILE, result)
     write_json(METRICS_FILE, {"loss": result["loss"], "gradient_check_error": error})

@@ -9,7 +9,7 @@ puts BatchNormalization between each conv and its relu.
 import argparse
 
 from stages import params, training
-from stages.common import CLASS_NAMES, load_split, run
+from stages.common import NUM_CLASSES, load_split, run
 
 IMAGE_SHAPE = (28, 28, 1)
 POOLING = {"max": "MaxPooling2D", "average": "AveragePooling2D"}
@@ -19,8 +19,11 @@ def augmentation(augment, seed):
     """Random shifts and flips: Keras applies them only when training, so evaluation sees the images as they are."""
     from keras import layers
 
-    shift = [layers.RandomTranslation(augment.translate, augment.translate, fill_mode="constant", seed=seed)] \
-        if augment.translate > 0 else []
+    shift = (
+        [layers.RandomTranslation(augment.translate, augment.translate, fill_mode="constant", seed=seed)]
+        if augment.translate > 0
+        else []
+    )
     flip = [layers.RandomFlip("horizontal", seed=seed)] if augment.flip else []
     return shift + flip
 
@@ -31,11 +34,17 @@ def conv_block(config, i):
 
     is_last = i == len(config.filters) - 1
     if config.batch_norm:
-        block = [layers.Conv2D(config.filters[i], config.kernel_size[i], padding=config.padding[i]),
-                 layers.BatchNormalization(), layers.Activation(config.activation)]
+        block = [
+            layers.Conv2D(config.filters[i], config.kernel_size[i], padding=config.padding[i]),
+            layers.BatchNormalization(),
+            layers.Activation(config.activation),
+        ]
     else:
-        block = [layers.Conv2D(config.filters[i], config.kernel_size[i], padding=config.padding[i],
-                               activation=config.activation)]
+        block = [
+            layers.Conv2D(
+                config.filters[i], config.kernel_size[i], padding=config.padding[i], activation=config.activation
+            )
+        ]
     pooled = config.pooling[i] != "none"
     if pooled:
         block.append(getattr(layers, POOLING[config.pooling[i]])(2))
@@ -54,7 +63,7 @@ def dense_head(config):
     return head
 
 
-def build_lenet(config, seed=0, num_classes=len(CLASS_NAMES), name="lenet"):
+def build_lenet(config, seed=0, num_classes=NUM_CLASSES, name="lenet"):
     """The network `config` (a schema.Lenet) describes, for 28x28x1 inputs.
 
     Layers are created in network order: each draws its initial weights' seed as it is created.
@@ -62,7 +71,7 @@ def build_lenet(config, seed=0, num_classes=len(CLASS_NAMES), name="lenet"):
     import keras
     from keras import layers
 
-    stack = [keras.Input(shape=IMAGE_SHAPE)] + augmentation(config.augment, seed)
+    stack = [keras.Input(shape=IMAGE_SHAPE), *augmentation(config.augment, seed)]
     for i in range(len(config.filters)):
         stack += conv_block(config, i)
     stack += dense_head(config)
@@ -80,8 +89,16 @@ def main():
     training.configure(seed, train)
     name = f"lenet-{variant}"
     model = build_lenet(config, seed, name=name)
-    training.fit(model, name, (x_train.reshape(-1, *IMAGE_SHAPE), y_train),
-                 (x_val.reshape(-1, *IMAGE_SHAPE), y_val), config, train, config.model_dump(), cpu_isa)
+    training.fit(
+        model,
+        name,
+        (x_train.reshape(-1, *IMAGE_SHAPE), y_train),
+        (x_val.reshape(-1, *IMAGE_SHAPE), y_val),
+        config,
+        train,
+        config.model_dump(),
+        cpu_isa,
+    )
 
 
 if __name__ == "__main__":

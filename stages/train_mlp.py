@@ -1,12 +1,12 @@
 """train_mlp stage: the feed-forward network of Part 3 on the flattened images."""
 
 from stages import params, training
-from stages.common import CLASS_NAMES, load_split, run
+from stages.common import NUM_CLASSES, load_split, run
 
 NAME = "mlp"
 
 
-def build_mlp(input_size, hidden_units, activation, num_classes=len(CLASS_NAMES)):
+def build_mlp(input_size, hidden_units, activation, num_classes=NUM_CLASSES):
     """Dense 128 relu -> Dense 64 relu -> Dense 10 softmax with the defaults."""
     import keras
 

@@ -17,7 +17,7 @@ from stages.common import model_outputs, write_json, write_text
 
 DIGITS = 4  # validation metrics are rounded, as the test metrics, so that DVC's tables stay readable
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
-TIMING_LOG = Path("logs/timing.jsonl")   # wall times vary run to run: git-ignored, not a tracked output
+TIMING_LOG = Path("logs/timing.jsonl")  # wall times vary run to run: git-ignored, not a tracked output
 # The packages whose code computes or writes a model's bits (h5py writes the weights inside .keras).
 BIT_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "h5py")
 
@@ -43,14 +43,19 @@ def parameter_counts(model):
 
     trainable = sum(keras.ops.size(w) for w in model.trainable_weights)
     non_trainable = sum(keras.ops.size(w) for w in model.non_trainable_weights)
-    return {"total": int(trainable + non_trainable), "trainable": int(trainable),
-            "non_trainable": int(non_trainable)}
+    return {"total": int(trainable + non_trainable), "trainable": int(trainable), "non_trainable": int(non_trainable)}
 
 
 def layer_table(model):
-    return [{"name": layer.name, "type": type(layer).__name__,
-             "output_shape": list(layer.output.shape[1:]), "params": layer.count_params()}
-            for layer in model.layers]
+    return [
+        {
+            "name": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": list(layer.output.shape[1:]),
+            "params": layer.count_params(),
+        }
+        for layer in model.layers
+    ]
 
 
 def summary_text(model):
@@ -69,8 +74,9 @@ def learning_rate(fit, steps_per_epoch):
     decay_steps = (fit.epochs - fit.schedule.warmup_epochs) * steps_per_epoch
     if warmup_steps == 0:
         return keras.optimizers.schedules.CosineDecay(fit.learning_rate, decay_steps)
-    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=fit.learning_rate,
-                                                  warmup_steps=warmup_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps, warmup_target=fit.learning_rate, warmup_steps=warmup_steps
+    )
 
 
 def compile_model(model, fit, steps_per_epoch, steps_per_execution):
@@ -79,10 +85,14 @@ def compile_model(model, fit, steps_per_epoch, steps_per_execution):
     # Adam and the others apply no decay unless given a value; AdamW always needs one.
     decay = {"weight_decay": fit.weight_decay} if fit.weight_decay or fit.optimizer == "adamw" else {}
     optimizer = getattr(keras.optimizers, OPTIMIZERS[fit.optimizer])(
-        learning_rate=learning_rate(fit, steps_per_epoch), **decay)
-    model.compile(optimizer=optimizer,
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=fit.label_smoothing),
-                  metrics=["accuracy"], steps_per_execution=steps_per_execution)
+        learning_rate=learning_rate(fit, steps_per_epoch), **decay
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=fit.label_smoothing),
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
 
 
 def epoch_logger(epochs):
@@ -90,8 +100,11 @@ def epoch_logger(epochs):
     import keras
 
     def log(epoch, logs):
-        print(f"epoch {epoch + 1}/{epochs}: " + " ".join(
-            f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy")), flush=True)
+        print(
+            f"epoch {epoch + 1}/{epochs}: "
+            + " ".join(f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy")),
+            flush=True,
+        )
 
     return keras.callbacks.LambdaCallback(on_epoch_end=log)
 
@@ -101,8 +114,11 @@ def what_decides_the_bits(cpu_isa, train_params):
 
     Nothing that differs between machines giving the same bits (CPU model, host name) belongs here.
     """
-    return {"cpu_isa": cpu_isa, "intra_op_threads": train_params.intra_op_threads,
-            "packages": {name: importlib.metadata.version(name) for name in BIT_PACKAGES}}
+    return {
+        "cpu_isa": cpu_isa,
+        "intra_op_threads": train_params.intra_op_threads,
+        "packages": {name: importlib.metadata.version(name) for name in BIT_PACKAGES},
+    }
 
 
 def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
@@ -123,15 +139,27 @@ def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
 
     epochs = fit_params.epochs
     # patience=epochs: never stops early, only tracks (and maybe restores) the best epoch.
-    best = keras.callbacks.EarlyStopping(monitor=fit_params.monitor, patience=epochs,
-                                         restore_best_weights=fit_params.restore_best_weights)
+    best = keras.callbacks.EarlyStopping(
+        monitor=fit_params.monitor, patience=epochs, restore_best_weights=fit_params.restore_best_weights
+    )
     callbacks = [epoch_logger(epochs), best]
     if fit_params.schedule.kind == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=fit_params.monitor, factor=fit_params.schedule.factor, patience=fit_params.schedule.patience))
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=fit_params.monitor, factor=fit_params.schedule.factor, patience=fit_params.schedule.patience
+            )
+        )
     start = time.perf_counter()
-    history = model.fit(x_train, y_train, validation_data=val, epochs=epochs, batch_size=fit_params.batch_size,
-                        validation_batch_size=train_params.validation_batch_size, callbacks=callbacks, verbose=0)
+    history = model.fit(
+        x_train,
+        y_train,
+        validation_data=val,
+        epochs=epochs,
+        batch_size=fit_params.batch_size,
+        validation_batch_size=train_params.validation_batch_size,
+        callbacks=callbacks,
+        verbose=0,
+    )
     seconds = time.perf_counter() - start
 
     history = history.history
@@ -142,33 +170,43 @@ def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
     for metric, path in paths["curves"].items():
         write_text(path, curve_csv(history[metric], history[f"val_{metric}"]))
     write_text(paths["record"] / "summary.txt", summary_text(model))
-    write_json(paths["record"] / "training.json", {
-        "model": name,
-        "config": config,
-        "train_samples": len(x_train),
-        "val_samples": len(val[0]),
-        "params": parameter_counts(model),
-        "layers": layer_table(model),
-        "untrained_output": {"probabilities": [float(p) for p in untrained_output],
-                             "sum": float(untrained_output.sum())},
-        "weights_from_epoch": saved_index + 1,
-        "bits_decided_by": what_decides_the_bits(cpu_isa, train_params),
-    })
+    write_json(
+        paths["record"] / "training.json",
+        {
+            "model": name,
+            "config": config,
+            "train_samples": len(x_train),
+            "val_samples": len(val[0]),
+            "params": parameter_counts(model),
+            "layers": layer_table(model),
+            "untrained_output": {
+                "probabilities": [float(p) for p in untrained_output],
+                "sum": float(untrained_output.sum()),
+            },
+            "weights_from_epoch": saved_index + 1,
+            "bits_decided_by": what_decides_the_bits(cpu_isa, train_params),
+        },
+    )
     # A DVC metric of the training stage: a sweep that runs only training compares these.
-    write_json(paths["validation"], {
-        "epochs": epochs,
-        "best_epoch": best_index + 1,
-        "best_val_accuracy": round(float(history["val_accuracy"][best_index]), DIGITS),
-        "best_val_loss": round(float(history["val_loss"][best_index]), DIGITS),
-    })
+    write_json(
+        paths["validation"],
+        {
+            "epochs": epochs,
+            "best_epoch": best_index + 1,
+            "best_val_accuracy": round(float(history["val_accuracy"][best_index]), DIGITS),
+            "best_val_loss": round(float(history["val_loss"][best_index]), DIGITS),
+        },
+    )
     log_timing(name, seconds, epochs * len(x_train) / seconds)
-    print(f"{name}: weights from epoch {saved_index + 1} ({fit_params.monitor} "
-          f"{history[fit_params.monitor][saved_index]:.4f}); fit took {seconds:.1f} s")
+    print(
+        f"{name}: weights from epoch {saved_index + 1} ({fit_params.monitor} "
+        f"{history[fit_params.monitor][saved_index]:.4f}); fit took {seconds:.1f} s"
+    )
 
 
 def curve_csv(train, validation):
     rows = ["epoch,train,validation"]
-    rows += [f"{i + 1},{float(t)!r},{float(v)!r}" for i, (t, v) in enumerate(zip(train, validation))]
+    rows += [f"{i + 1},{float(t)!r},{float(v)!r}" for i, (t, v) in enumerate(zip(train, validation, strict=False))]
     return "\n".join(rows) + "\n"
 
 
@@ -176,6 +214,14 @@ def log_timing(name, seconds, samples_per_second):
     """Append to a git-ignored log: timings are for people and benchmarks, not for dvc.lock."""
     TIMING_LOG.parent.mkdir(exist_ok=True)
     with open(TIMING_LOG, "a") as log:
-        log.write(json.dumps({"model": name, "fit_seconds": round(seconds, 2),
-                              "samples_per_second": round(samples_per_second, 1),
-                              "at": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+        log.write(
+            json.dumps(
+                {
+                    "model": name,
+                    "fit_seconds": round(seconds, 2),
+                    "samples_per_second": round(samples_per_second, 1),
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                }
+            )
+            + "\n"
+        )

@@ -34,7 +34,8 @@ def data_dir():
 
 DATA_DIR = data_dir()
 needs_data = pytest.mark.skipif(
-    DATA_DIR is None, reason=f"no Fashion-MNIST files: set {ENV_VAR} or apt-get install dataset-fashion-mnist")
+    DATA_DIR is None, reason=f"no Fashion-MNIST files: set {ENV_VAR} or apt-get install dataset-fashion-mnist"
+)
 
 
 def idx_bytes(array):
@@ -139,8 +140,11 @@ class Project:
 def ran_stages(repro_output):
     """Stage names from `dvc repro` output lines such as "Running stage 'preprocess':"."""
     prefix = "Running stage '"
-    return [line[len(prefix):line.index("'", len(prefix))]
-            for line in repro_output.splitlines() if line.startswith(prefix)]
+    return [
+        line[len(prefix) : line.index("'", len(prefix))]
+        for line in repro_output.splitlines()
+        if line.startswith(prefix)
+    ]
 
 
 def make_project(path, **changes):
@@ -155,8 +159,12 @@ def make_project(path, **changes):
 def quick_params():
     """Small enough for CI, large enough that every stage does real work: every variant params.yaml defines."""
     # 1,024 and 1,000: whole batches of 32, 128 and 1,000, as the full data has (see stages/quiet_tf.py)
-    quick = {"data.max_train_samples": 1024, "data.max_val_samples": 1000, "data.max_test_samples": 500,
-             "mlp.epochs": 2}
+    quick = {
+        "data.max_train_samples": 1024,
+        "data.max_val_samples": 1000,
+        "data.max_test_samples": 500,
+        "mlp.epochs": 2,
+    }
     for variant, config in PARAMS["lenet"].items():
         quick[f"lenet.{variant}.epochs"] = 1
         if config["schedule"]["kind"] == "cosine":
@@ -194,8 +202,10 @@ def quick_project(tmp_path_factory):
 
 def _without_dvc_tmp(root):
     """copytree's ignore: DVC's lock and index files under .dvc/tmp belong to the original's processes."""
+
     def ignore(directory, names):
         return ["tmp"] if Path(directory) == root / ".dvc" else []
+
     return ignore
 
 

@@ -46,8 +46,11 @@ def tiny_model(seed=0):
 
 def arrays():
     rng = np.random.default_rng(0)
-    return {"x": rng.random((30, 784), dtype=np.float32), "y": np.eye(10, dtype=np.float32)[np.arange(30) % 10],
-            "label": (np.arange(30) % 10).astype(np.uint8)}
+    return {
+        "x": rng.random((30, 784), dtype=np.float32),
+        "y": np.eye(10, dtype=np.float32)[np.arange(30) % 10],
+        "label": (np.arange(30) % 10).astype(np.uint8),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +101,7 @@ def without_shared_ids(node):
 
 def test_the_archive_keeps_kerass_entries_with_fixed_times_ids_and_save_date(saved_twice):
     directory, _ = saved_twice
-    with zipfile.ZipFile(directory / "model1.keras") as archive, \
-            zipfile.ZipFile(directory / "plain1.keras") as plain:
+    with zipfile.ZipFile(directory / "model1.keras") as archive, zipfile.ZipFile(directory / "plain1.keras") as plain:
         assert [i.filename for i in archive.infolist()] == [i.filename for i in plain.infolist()]
         for info in archive.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
@@ -111,7 +113,8 @@ def test_the_archive_keeps_kerass_entries_with_fixed_times_ids_and_save_date(sav
     assert metadata == {**plain_metadata, "date_saved": "1980-01-01@00:00:00"}
     # Keras' ids are memory addresses; ours number the same shared objects 1, 2, ...
     ids, plain_ids = shared_ids(config), shared_ids(plain_config)
-    assert ids and ids == [sorted(set(plain_ids), key=plain_ids.index).index(i) + 1 for i in plain_ids]
+    assert ids
+    assert ids == [sorted(set(plain_ids), key=plain_ids.index).index(i) + 1 for i in plain_ids]
     assert without_shared_ids(config) == without_shared_ids(plain_config)
 
 
@@ -128,7 +131,7 @@ def test_the_archive_loads_and_predicts_like_the_model(saved_twice):
     loaded = keras.saving.load_model(directory / "model1.keras")
     x = np.linspace(-1, 2, 35, dtype="float32").reshape(7, 5)
     assert np.array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights(), strict=False))
     assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
     # Renumbered shared objects load as Keras' own ids do.
     plain = keras.saving.load_model(directory / "plain1.keras")
@@ -184,7 +187,8 @@ def test_arrays_saved_twice_have_the_same_bytes_and_load_back(saved_twice):
     with np.load(directory / "data1.npz") as data:
         assert list(data.keys()) == ["x", "y", "label"]
         for name, array in arrays().items():
-            assert data[name].dtype == array.dtype and np.array_equal(data[name], array)
+            assert data[name].dtype == array.dtype
+            assert np.array_equal(data[name], array)
 
 
 def test_npz_bytes_are_those_np_savez_writes(saved_twice):
@@ -197,15 +201,16 @@ def test_npz_entries_have_fixed_times(saved_twice):
     directory, _ = saved_twice
     with zipfile.ZipFile(directory / "data1.npz") as archive:
         assert {(i.date_time, i.external_attr >> 16, i.create_system) for i in archive.infolist()} == {
-            ((1980, 1, 1, 0, 0, 0), 0o600, 3)}
+            ((1980, 1, 1, 0, 0, 0), 0o600, 3)
+        }
 
 
 def test_a_failed_npz_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
     unsaveable = np.array([{"a": 1}], dtype=object)  # refused: save_npz never pickles
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="allow_pickle=False"):
         artifacts.save_npz(tmp_path / "new.npz", x=np.arange(3), bad=unsaveable)
     (tmp_path / "old.npz").write_bytes(b"previous data")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="allow_pickle=False"):
         artifacts.save_npz(tmp_path / "old.npz", x=np.arange(3), bad=unsaveable)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.npz"]
     assert (tmp_path / "old.npz").read_bytes() == b"previous data"
@@ -216,12 +221,13 @@ def test_a_failed_npz_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
 
 def run_python(code, **env):
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
 
 
 def test_stderr_filter_drops_exactly_the_notices_and_survives_a_crash():
-    result = run_python(f"""
+    result = run_python("""
         import os, sys
         from stages.quiet_tf import STARTUP_NOTICES, stderr_without
         notice = (b"I0000 00:00:1795634350.279538    5776 port.cc:153] oneDNN custom operations are on. "
@@ -249,7 +255,8 @@ def test_tensorflow_starts_and_trains_quietly():
 
     Whole batches (1,024 by 128, 300 by 100) and predict_on_batch: the case the defaults are in.
     """
-    result = run_python("""
+    result = run_python(
+        """
         import stages.common  # sets TF_CPP_MIN_LOG_LEVEL as every stage does
         from stages import quiet_tf
         tf = quiet_tf.import_tensorflow()
@@ -268,7 +275,9 @@ def test_tensorflow_starts_and_trains_quietly():
         model.fit(x, y, batch_size=128, validation_data=(x[:300], y[:300]), validation_batch_size=100,
                   epochs=2, verbose=0)
         print("trained")
-    """, TF_CPP_MIN_LOG_LEVEL="1")
+    """,
+        TF_CPP_MIN_LOG_LEVEL="1",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout == "trained\n"

@@ -70,7 +70,8 @@ def test_every_failed_source_is_listed(tiny_files, tmp_path):
     with pytest.raises(StageError) as error:
         download([LocalSource(tmp_path / "a"), LocalSource(tmp_path / "b")], tmp_path / "raw", specs)
     message = str(error.value)
-    assert str(tmp_path / "a") in message and str(tmp_path / "b") in message
+    assert str(tmp_path / "a") in message
+    assert str(tmp_path / "b") in message
     assert "\n" not in message
 
 

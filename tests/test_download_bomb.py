@@ -71,8 +71,12 @@ def run_measured(args, cwd, **env):
     """(exit code, stderr lines, peak RSS in MB) of `python args` run in `cwd`."""
     environ = {k: v for k, v in os.environ.items() if k != ENV_VAR}
     result = subprocess.run(
-        [sys.executable, "-c", PEAK_RSS, sys.executable, *args], cwd=cwd,
-        env={**environ, "PYTHONPATH": str(ROOT), **env}, capture_output=True, text=True, timeout=150,
+        [sys.executable, "-c", PEAK_RSS, sys.executable, *args],
+        cwd=cwd,
+        env={**environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=150,
     )
     code, peak_kib = map(int, result.stdout.split())
     return code, result.stderr.strip().splitlines(), peak_kib / 1024
@@ -94,15 +98,19 @@ def test_a_bomb_in_the_data_directory_is_rejected_in_bounded_memory(bomb_dir, tm
     assert code == 1
     assert peak_mb < PEAK_RSS_LIMIT_MB
     assert len(lines) == 1, lines
-    assert lines[0].startswith(f"error: FASHION_MNIST_DIR={bomb_dir}: {bomb_dir / BOMB.name}: "
-                               f"more than {BOMB.size} bytes, expected {BOMB.size} for shape (10000,)"), lines
+    assert lines[0].startswith(
+        f"error: FASHION_MNIST_DIR={bomb_dir}: {bomb_dir / BOMB.name}: "
+        f"more than {BOMB.size} bytes, expected {BOMB.size} for shape (10000,)"
+    ), lines
     assert files_under(tmp_path) == []
 
 
 def test_a_bomb_from_a_mirror_is_rejected_in_bounded_memory(bomb_dir, tmp_path, http_server):
     url = http_server(bomb_dir)
-    script = ("import sys; from stages.common import run; from stages.download import HttpSource, download; "
-              "run(lambda: download([HttpSource(sys.argv[1])]))")
+    script = (
+        "import sys; from stages.common import run; from stages.download import HttpSource, download; "
+        "run(lambda: download([HttpSource(sys.argv[1])]))"
+    )
     code, lines, peak_mb = run_measured(["-c", script, url], tmp_path)
     assert code == 1
     assert peak_mb < PEAK_RSS_LIMIT_MB

@@ -1,5 +1,6 @@
 """HTTP sources that misbehave: too much, a wrong Content-Length, a stall, bad TLS; and the progress lines."""
 
+import contextlib
 import http.server
 import io
 import shutil
@@ -29,10 +30,9 @@ def serve():
     def start(respond, source_dir, tls=None):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                try:
+                # the client may hang up, as it should on a bad response
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     respond(self, (source_dir / self.path.lstrip("/")).read_bytes())
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client hung up, as it should on a bad response
 
             def log_message(self, *args):
                 pass
@@ -146,10 +146,27 @@ def test_a_stalled_download_times_out_per_read(tiny_files, tmp_path, serve):
 def test_an_untrusted_certificate_is_refused(tiny_files, tmp_path, serve):
     source_dir, specs = tiny_files
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(tmp_path / "key.pem"),
+            "-out",
+            str(tmp_path / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
@@ -175,7 +192,8 @@ def test_a_download_shows_its_progress_as_lines(tiny_files, tmp_path, serve):
         size = (source_dir / spec.name).stat().st_size
         total = tqdm.format_sizeof(size, divisor=1024)
         assert lines[-1].startswith(f"download: {spec.name}: 100%"), lines
-        assert f"{total}/{total} [" in lines[-1] and "B/s]" in lines[-1], lines
+        assert f"{total}/{total} [" in lines[-1], lines
+        assert "B/s]" in lines[-1], lines
 
 
 def test_a_slow_download_prints_a_few_lines_on_the_way(tiny_files, tmp_path, serve):
@@ -185,7 +203,7 @@ def test_a_slow_download_prints_a_few_lines_on_the_way(tiny_files, tmp_path, ser
         headers(handler, len(data))
         step = -(-len(data) // 8)
         for start in range(0, len(data), step):
-            handler.wfile.write(data[start:start + step])
+            handler.wfile.write(data[start : start + step])
             handler.wfile.flush()
             time.sleep(0.2)  # 1.6 s in all: past the one second a log waits between lines
 
@@ -193,7 +211,8 @@ def test_a_slow_download_prints_a_few_lines_on_the_way(tiny_files, tmp_path, ser
     download([HttpSource(serve(dribble, source_dir))], tmp_path / "raw", specs[:1], log=log)
     lines = progress_lines(log.getvalue(), specs[0].name)
     assert 3 <= len(lines) <= 6, lines
-    assert lines[0].startswith(f"download: {specs[0].name}:   0%") and "100%" in lines[-1]
+    assert lines[0].startswith(f"download: {specs[0].name}:   0%")
+    assert "100%" in lines[-1]
     assert any(" 0%" not in line and "100%" not in line for line in lines), lines
 
 

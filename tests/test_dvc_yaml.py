@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from code_deps import ROOT, code_deps
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -18,13 +17,15 @@ def stage_definitions():
         yield name, stage.get("do", stage)
 
 
-@pytest.mark.parametrize("name, stage", list(stage_definitions()), ids=[n for n, _ in stage_definitions()])
+@pytest.mark.parametrize(("name", "stage"), list(stage_definitions()), ids=[n for n, _ in stage_definitions()])
 def test_code_deps_are_exactly_what_the_command_imports(name, stage):
     module = re.match(r"python -m (stages\.\w+)", stage["cmd"]).group(1)
     declared = {dep for dep in stage["deps"] if dep.endswith(".py")}
     imported = code_deps(module)
-    assert declared == imported, (f"{name}: missing {sorted(imported - declared)} (stale outputs), "
-                                  f"extra {sorted(declared - imported)} (pointless re-runs)")
+    assert declared == imported, (
+        f"{name}: missing {sorted(imported - declared)} (stale outputs), "
+        f"extra {sorted(declared - imported)} (pointless re-runs)"
+    )
 
 
 def test_no_line_names_a_lenet_variant():
@@ -47,7 +48,8 @@ def test_the_deps_reader_follows_imports_inside_functions(tmp_path):
 def test_dvc_lock_holds_exactly_the_current_stages():
     """DVC never drops the entry of a renamed or removed stage: a stale one would mislead `dvc status` readers."""
     dvc = Path(sys.executable).with_name("dvc")
-    listed = subprocess.run([str(dvc), "stage", "list", "--name-only"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120, check=True).stdout.split()
+    listed = subprocess.run(
+        [str(dvc), "stage", "list", "--name-only"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    ).stdout.split()
     locked = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
     assert sorted(locked) == sorted(listed)

@@ -5,8 +5,8 @@ import zlib
 
 import numpy as np
 import pytest
-
 from conftest import idx_bytes
+
 from stages.common import StageError
 from stages.idx import FASHION_MNIST, IdxSpec, load, parse, verify
 
@@ -32,7 +32,7 @@ def test_labels_are_one_dimensional():
 
 
 @pytest.mark.parametrize(
-    "mangle, message",
+    ("mangle", "message"),
     [
         (lambda raw: raw[:-100], "truncated"),
         (lambda raw: raw[:6], "truncated IDX header"),
@@ -63,13 +63,13 @@ def test_wrong_image_size_is_reported():
 def test_checksum_mismatch_is_reported():
     raw = idx_bytes(IMAGES)
     tampered = raw[:-1] + bytes([raw[-1] ^ 1])
-    with pytest.raises(StageError, match="SHA-256 of the decompressed data is [0-9a-f]{64}, expected"):
+    with pytest.raises(StageError, match=r"SHA-256 of the decompressed data is [0-9a-f]{64}, expected"):
         verify(gzip.compress(tampered), spec_for(raw), "images.gz")
 
 
 def test_a_non_gzip_file_is_reported():
     raw = idx_bytes(IMAGES)
-    with pytest.raises(StageError, match="images.gz: not a gzip file"):
+    with pytest.raises(StageError, match=r"images\.gz: not a gzip file"):
         verify(raw, spec_for(raw), "images.gz")
 
 
@@ -121,8 +121,9 @@ def test_a_file_that_inflates_past_its_size_is_stopped_early():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert str(error.value) == ("labels.gz: more than 12 bytes, expected 12 for shape (4,) "
-                                "(stopped decompressing there)")
+    assert str(error.value) == (
+        "labels.gz: more than 12 bytes, expected 12 for shape (4,) (stopped decompressing there)"
+    )
     assert peak < 4 * 2**20  # of the 64 MiB it would inflate to: a few buffers at most
 
 
@@ -136,13 +137,13 @@ def test_a_crc_mismatch_is_reported_as_corrupt():
     raw = idx_bytes(IMAGES)
     data = bytearray(gzip.compress(raw))
     data[-8] ^= 0xFF  # the trailer's CRC-32
-    with pytest.raises(StageError, match="images.gz: corrupt or truncated gzip data .*CRC"):
+    with pytest.raises(StageError, match=r"images\.gz: corrupt or truncated gzip data .*CRC"):
         verify(bytes(data), spec_for(raw), "images.gz")
 
 
 def test_garbage_after_the_gzip_stream_is_reported():
     raw = idx_bytes(IMAGES)
-    with pytest.raises(StageError, match="images.gz: corrupt or truncated gzip data"):
+    with pytest.raises(StageError, match=r"images\.gz: corrupt or truncated gzip data"):
         verify(gzip.compress(raw) + b"trailing", spec_for(raw), "images.gz")
 
 

@@ -20,20 +20,41 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests/kernel_probe.py"
 FINGERPRINT = ROOT / "tests/kernel_bits.json"  # the probe under the pin, on an AVX2-only EPYC
 PIN = kernels.PINS["avx2"]
-CPU_FLAGS = set(next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])) if Path("/proc/cpuinfo").exists() else set()
-x86_with_avx2 = pytest.mark.skipif(platform.machine() != "x86_64" or "avx2" not in CPU_FLAGS,
-                                   reason="the pin is for x86-64 machines with AVX2")
+CPU_FLAGS = (
+    set(
+        next(
+            (
+                line.split(":", 1)[1].split()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("flags")
+            ),
+            [],
+        )
+    )
+    if Path("/proc/cpuinfo").exists()
+    else set()
+)
+x86_with_avx2 = pytest.mark.skipif(
+    platform.machine() != "x86_64" or "avx2" not in CPU_FLAGS, reason="the pin is for x86-64 machines with AVX2"
+)
 # One level below each pin: what the library would run on an older CPU.
-LOWER = {"ONEDNN_MAX_CPU_ISA": ("AVX", "onednn_training"),
-         "OPENBLAS_CORETYPE": ("Sandybridge", "openblas_matmul"),
-         "NPY_DISABLE_CPU_FEATURES": ("X86_V3 " + PIN["NPY_DISABLE_CPU_FEATURES"], "numpy_exp_float32")}
+LOWER = {
+    "ONEDNN_MAX_CPU_ISA": ("AVX", "onednn_training"),
+    "OPENBLAS_CORETYPE": ("Sandybridge", "openblas_matmul"),
+    "NPY_DISABLE_CPU_FEATURES": ("X86_V3 " + PIN["NPY_DISABLE_CPU_FEATURES"], "numpy_exp_float32"),
+}
 
 
 def probe(env, *args):
     base = {name: value for name, value in os.environ.items() if name not in kernels.VARIABLES}
-    result = subprocess.run([sys.executable, str(PROBE), *args], env={**base, **env}, capture_output=True,
-                            text=True, timeout=300, check=True)
+    result = subprocess.run(
+        [sys.executable, str(PROBE), *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
@@ -43,17 +64,25 @@ def pinned():
 
 
 def test_every_pin_names_a_variable_and_native_none():
-    assert set(kernels.PINS) == {"avx2", "native"} and kernels.PINS["native"] == {}
+    assert set(kernels.PINS) == {"avx2", "native"}
+    assert kernels.PINS["native"] == {}
     assert set(PIN) == set(kernels.VARIABLES) == set(LOWER)
 
 
 @pytest.mark.parametrize("isa", ["avx2", "native"])
 def test_importing_the_stages_sets_exactly_the_pin_params_names(tmp_path, isa):
     (tmp_path / "params.yaml").write_text(f"cpu_isa: {isa}\n")
-    stale = {name: "stale" for name in kernels.VARIABLES}  # a caller's values must not leak through
+    stale = dict.fromkeys(kernels.VARIABLES, "stale")  # a caller's values must not leak through
     code = "import json, os, stages; print(json.dumps({k: os.environ.get(k) for k in stages.kernels.VARIABLES}))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **stale, "PYTHONPATH": str(ROOT)}, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **stale, "PYTHONPATH": str(ROOT)},
+        check=True,
+    ).stdout
     assert json.loads(out) == {name: kernels.PINS[isa].get(name) for name in kernels.VARIABLES}
 
 
@@ -69,8 +98,10 @@ def test_a_bad_value_pins_nothing_and_the_params_check_names_it(tmp_path):
 
 @x86_with_avx2
 def test_the_pin_is_in_force_in_each_library():
-    code = ("import json, numpy, threadpoolctl; from numpy._core._multiarray_umath import __cpu_features__ as f; "
-            "print(json.dumps([threadpoolctl.threadpool_info()[0]['architecture'], f['X86_V4']]))")
+    code = (
+        "import json, numpy, threadpoolctl; from numpy._core._multiarray_umath import __cpu_features__ as f; "
+        "print(json.dumps([threadpoolctl.threadpool_info()[0]['architecture'], f['X86_V4']]))"
+    )
     env = {**os.environ, **PIN, "ONEDNN_VERBOSE": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(out.stdout) == ["Haswell", False]
@@ -86,8 +117,11 @@ def test_a_lower_cap_than_the_pin_changes_the_bits(pinned, variable):
 
 
 @x86_with_avx2
-@pytest.mark.skipif("avx512f" in CPU_FLAGS, reason="this machine has AVX-512: test_the_pinned_bits_are_the_"
-                    "committed_ones compares it with an AVX2-only machine instead")
+@pytest.mark.skipif(
+    "avx512f" in CPU_FLAGS,
+    reason="this machine has AVX-512: test_the_pinned_bits_are_the_"
+    "committed_ones compares it with an AVX2-only machine instead",
+)
 def test_the_pin_changes_nothing_on_a_machine_with_exactly_the_baseline(pinned):
     assert probe({}) == pinned
 

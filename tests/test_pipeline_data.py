@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import make_project
 
 DATA_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples")
@@ -23,8 +22,14 @@ def test_first_repro_runs_every_data_stage(project):
 
 def test_raw_files_are_the_four_originals(project):
     names = sorted(p.name for p in (project.path / "data/raw").iterdir())
-    assert names == sorted(["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
+    assert names == sorted(
+        [
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ]
+    )
 
 
 def test_prepared_splits_on_real_data(project):
@@ -32,9 +37,12 @@ def test_prepared_splits_on_real_data(project):
     for name in ("train", "val", "test"):
         with np.load(project.path / f"data/prepared/{name}.npz") as data:
             x, y, label = data["x"], data["y"], data["label"]
-        assert x.dtype == np.float32 and x.shape[1] == 784
-        assert 0.0 <= x.min() and x.max() <= 1.0
-        assert y.dtype == np.float32 and (y.sum(axis=1) == 1).all()
+        assert x.dtype == np.float32
+        assert x.shape[1] == 784
+        assert x.min() >= 0.0
+        assert x.max() <= 1.0
+        assert y.dtype == np.float32
+        assert (y.sum(axis=1) == 1).all()
         assert (y.argmax(axis=1) == label).all()
         sizes[name] = len(x)
         if name == "train":

@@ -5,7 +5,6 @@ import re
 import sys
 
 import pytest
-
 from conftest import PARAMS
 
 MODELS = ["mlp"] + [f"lenet-{variant}" for variant in PARAMS["lenet"]]
@@ -40,9 +39,11 @@ def leaves(tree):
 def test_evaluation_writes_predictions_per_class_scores_and_figures(quick_project):
     for model in MODELS:
         lines = (quick_project.path / f"reports/predictions/{model}.csv").read_text().splitlines()
-        assert lines[0] == "actual,predicted" and len(lines) == 501
+        assert lines[0] == "actual,predicted"
+        assert len(lines) == 501
         per_class = (quick_project.path / f"reports/per_class/{model}.csv").read_text().splitlines()
-        assert per_class[0] == "class,precision,recall,f1,support" and len(per_class) == 11
+        assert per_class[0] == "class,precision,recall,f1,support"
+        assert len(per_class) == 11
         for figure in ("curves.png", "confusion_matrix.png", "predictions.png"):
             assert (quick_project.path / f"reports/figures/{model}/{figure}").stat().st_size > 10_000
 
@@ -67,10 +68,15 @@ def test_a_new_variant_is_one_params_block(quick_copy):
     shown = json.loads(quick_copy.dvc("metrics", "show", "--json").stdout)[""]["data"]
     assert shown["reports/metrics/lenet-wide.json"]["data"]["params"]["total"] == 61_706 - (84 - 32) * (120 + 1 + 10)
     plots = json.loads(quick_copy.dvc("plots", "show", "--json").stdout)["data"]
-    assert {"reports/predictions/lenet-wide.csv", "reports/per_class/lenet-wide.csv",
-            "reports/curves/accuracy/lenet-wide.csv", "reports/curves/loss/lenet-wide.csv"} <= set(plots)
+    assert {
+        "reports/predictions/lenet-wide.csv",
+        "reports/per_class/lenet-wide.csv",
+        "reports/curves/accuracy/lenet-wide.csv",
+        "reports/curves/loss/lenet-wide.csv",
+    } <= set(plots)
     report = (quick_copy.path / "reports/report.md").read_text()
-    assert "### lenet-wide" in report and "(figures/lenet-wide/curves.png)" in report
+    assert "### lenet-wide" in report
+    assert "(figures/lenet-wide/curves.png)" in report
 
 
 def test_returning_to_params_that_ran_restores_from_the_run_cache(quick_copy):
@@ -89,8 +95,10 @@ def test_the_report_follows_the_params(quick_copy):
     quick_copy.set_params(**{"scratch.n_samples": 500, "plots.predictions_grid": 3, "lenet.dropout.dropout": 0.25})
     quick_copy.repro()
     report = (quick_copy.path / "reports/report.md").read_text()
-    assert "on 500 random points" in report and "1,000 random points" not in report
-    assert "predictions on the first 9 test images" in report and "predictions on the first 25" not in report
+    assert "on 500 random points" in report
+    assert "1,000 random points" not in report
+    assert "predictions on the first 9 test images" in report
+    assert "predictions on the first 25" not in report
     assert "dropout 0.25 after each conv block" in report
     assert re.search(r"zeroes a random [^.]*\b25% [^.]*of the activations", report)
     assert "half" not in report
@@ -107,26 +115,37 @@ def test_a_corrupt_model_is_one_line_and_leaves_the_metrics_alone(quick_copy):
     (quick_copy.path / "models/mlp.keras").write_bytes(b"PK\x03\x04 not a zip archive")
     code, lines = run_stage(quick_copy, "stages.evaluate", "mlp")
     assert code == 1
-    assert len(lines) == 1 and lines[0].startswith("error: models/mlp.keras: not a Keras model archive"), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: models/mlp.keras: not a Keras model archive"), lines
     assert metrics.read_bytes() == before
 
 
-@pytest.mark.parametrize("key, value", [("lenet.dropout.epochs", 0), ("lenet.dropout.dropout", 1.0),
-                                        ("lenet.dropout.optimizer", "adamax"), ("train.steps_per_execution", 0)])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("lenet.dropout.epochs", 0),
+        ("lenet.dropout.dropout", 1.0),
+        ("lenet.dropout.optimizer", "adamax"),
+        ("train.steps_per_execution", 0),
+    ],
+)
 def test_a_bad_training_param_stops_before_training(quick_copy, key, value):
     model = quick_copy.path / "models/lenet-dropout.keras"
     before = model.read_bytes()
     quick_copy.set_params(**{key: value})
     code, lines = run_stage(quick_copy, "stages.train_lenet", "dropout")
     assert code == 1
-    assert len(lines) == 1 and lines[0].startswith(f"error: params.yaml: {key}: expected"), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: params.yaml: {key}: expected"), lines
     assert model.read_bytes() == before
 
 
 def test_an_unknown_variant_or_model_is_named(quick_copy):
     code, lines = run_stage(quick_copy, "stages.train_lenet", "resnet")
-    assert code == 1 and lines == [
-        "error: params.yaml: lenet.resnet: unknown key (expected one of: " + ", ".join(PARAMS["lenet"]) + ")"]
+    assert code == 1
+    assert lines == [
+        "error: params.yaml: lenet.resnet: unknown key (expected one of: " + ", ".join(PARAMS["lenet"]) + ")"
+    ]
     code, lines = run_stage(quick_copy, "stages.evaluate", "lenet-resnet")
-    assert code == 1 and lines == ["error: models/lenet-resnet.keras: no such model file; run 'dvc repro' for its "
-                                   "training stage"]
+    assert code == 1
+    assert lines == ["error: models/lenet-resnet.keras: no such model file; run 'dvc repro' for its training stage"]

@@ -15,7 +15,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, venv_env
 
 OFFLINE_DIR = ROOT / ".dvc" / "offline-plots"
@@ -46,7 +45,9 @@ def offline_setup():
 def run(args, cwd, env=None, timeout=TIMEOUT):
     result = subprocess.run(args, cwd=cwd, env=env or venv_env(), capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(map(str, args))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result.stdout
 
 
@@ -99,13 +100,27 @@ class MarksFinder(HTMLParser):
 def render_offline(chromium, page, profile):
     """The page's DOM after headless Chromium ran its scripts with every host unresolvable."""
     result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000",
-         "--dump-dom", Path(page).resolve().as_uri()],
-        capture_output=True, text=True, timeout=TIMEOUT)
-    assert result.returncode == 0 and "</html>" in result.stdout, \
-        f"chromium failed ({result.returncode}):\n{result.stderr[-3000:]}"
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-extensions",
+            f"--user-data-dir={profile}",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            Path(page).resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    failed = f"chromium failed ({result.returncode}):\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, failed
+    assert "</html>" in result.stdout, failed
     finder = MarksFinder()
     finder.feed(result.stdout)
     return finder
@@ -122,7 +137,9 @@ def assert_all_render(chromium, page, n_vega, profile):
     expected, drawn, text = rendered_charts(chromium, page, profile)
     assert len(expected) == n_vega, f"{page}: {len(expected)} chart divs, `--json` lists {n_vega} vega plots"
     assert len(set(expected)) == len(expected), f"{page}: two charts share a div id: {sorted(expected)}"
-    assert drawn == sorted(expected), f"{page}: not drawn with the network blocked: {sorted(set(expected) - set(drawn))}"
+    assert drawn == sorted(expected), (
+        f"{page}: not drawn with the network blocked: {sorted(set(expected) - set(drawn))}"
+    )
     assert NOTICE not in text
 
 
@@ -149,8 +166,10 @@ plots:
 
 
 def write_data(project, shift):
-    rows = [f"{epoch},{1 / (epoch + shift):.4f},{1.2 / (epoch + shift):.4f},{1 - 0.5 / (epoch + shift):.4f}"
-            for epoch in range(1, 6)]
+    rows = [
+        f"{epoch},{1 / (epoch + shift):.4f},{1.2 / (epoch + shift):.4f},{1 - 0.5 / (epoch + shift):.4f}"
+        for epoch in range(1, 6)
+    ]
     (project / "history.csv").write_text("epoch,loss,val_loss,accuracy\n" + "\n".join(rows) + "\n")
     labels = ["cat", "dog", "bird"]
     pairs = [(a, labels[(i + shift) % 3 if i % 4 == 0 else i % 3]) for i, a in enumerate(labels * 4)]
@@ -185,8 +204,10 @@ def test_committed_config_without_set_up_says_how_to_get_offline_charts(chromium
     assert not (tiny_project / ".dvc/config.local").exists()
     run(["dvc", "plots", "show", "-o", str(tmp_path / "shown")], tiny_project)
     expected, drawn, text = rendered_charts(chromium, tmp_path / "shown/index.html", tmp_path / "profile")
-    assert len(expected) == 3 and drawn == []  # the CDN is unreachable
-    assert NOTICE in text and "make setup" in text
+    assert len(expected) == 3
+    assert drawn == []
+    assert NOTICE in text
+    assert "make setup" in text
 
 
 def test_show_and_diff_pages_render_every_chart_offline(chromium, offline_setup, tiny_project, tmp_path):
@@ -201,7 +222,8 @@ def test_show_and_diff_pages_render_every_chart_offline(chromium, offline_setup,
 
     run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "-o", str(tmp_path / "diff")], tiny_project)
     diffed = vega_plots(tiny_project, "diff", "HEAD~1", "HEAD")
-    assert len(diffed) == 3 and all(plot["revisions"] == ["HEAD~1", "HEAD"] for plot in diffed)
+    assert len(diffed) == 3
+    assert all(plot["revisions"] == ["HEAD~1", "HEAD"] for plot in diffed)
     assert_all_render(chromium, tmp_path / "diff/index.html", len(diffed), tmp_path / "profile")
 
 
@@ -212,7 +234,9 @@ def test_the_generated_template_pins_the_installed_libraries(offline_setup):
     for name, version in pins.items():
         assert lock[f"node_modules/{name}"]["version"] == version
         assert f"{name} {version}" in page
-    assert "cdn.jsdelivr.net" not in page and "{plot_divs}" in page and "{scripts}" not in page
+    assert "cdn.jsdelivr.net" not in page
+    assert "{plot_divs}" in page
+    assert "{scripts}" not in page
 
 
 # --- the real pipeline's plots ----------------------------------------------------
@@ -224,6 +248,9 @@ def test_every_chart_of_the_pipeline_renders_offline(chromium, offline_setup, qu
     n_vega = len(vega_plots(project, "show"))
     assert n_vega > 0, "dvc.yaml defines no vega plots"
     # The copy has no set-up of its own (ignored files are not copied): give it the template by path.
-    run(["dvc", "plots", "show", "--html-template", str(offline_setup), "-o", str(tmp_path / "shown")], project,
-        env=quick_project.env)
+    run(
+        ["dvc", "plots", "show", "--html-template", str(offline_setup), "-o", str(tmp_path / "shown")],
+        project,
+        env=quick_project.env,
+    )
     assert_all_render(chromium, tmp_path / "shown/index.html", n_vega, tmp_path / "profile")

@@ -42,7 +42,7 @@ def test_reference_gradients_pass_the_numerical_check():
     assert max_relative_error(gradients, numerical_gradients(weights, X, T, 1e-6)) < 1e-6
 
 
-@pytest.mark.parametrize("seed, n_hidden", [(1, 1), (2, 4), (3, 7)])
+@pytest.mark.parametrize(("seed", "n_hidden"), [(1, 1), (2, 4), (3, 7)])
 def test_random_networks_agree_with_numerical_gradients(seed, n_hidden):
     weights, X, T = make_problem(seed=seed, n_samples=50, n_hidden=n_hidden)
     # Non-zero biases, so their gradients are exercised away from the start point.

@@ -5,19 +5,21 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, as_images
+from test_models import TRAIN, lenet_config
+
 from stages import training
 from stages.train_lenet import build_lenet
-from test_models import TRAIN, lenet_config
 
 NON_MODEL_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples", "report")
 
 
 @pytest.mark.parametrize("stage", NON_MODEL_STAGES)
 def test_stages_that_need_no_model_never_import_tensorflow(stage):
-    code = (f"import importlib, sys; importlib.import_module('stages.{stage}'); "
-            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    code = (
+        f"import importlib, sys; importlib.import_module('stages.{stage}'); "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
 
@@ -40,6 +42,7 @@ def test_the_optimised_training_path_learns_as_well_as_the_plain_one(small_data,
         training.fit(build_lenet(config), "lenet-base", train, val, config, runtime, config.model_dump(), "avx2")
         results[name] = json.loads((tmp_path / name / "reports/validation/lenet-base.json").read_text())
     assert results["plain"]["best_val_accuracy"] > 0.6
-    assert results["optimised"]["best_val_accuracy"] == pytest.approx(results["plain"]["best_val_accuracy"],
-                                                                      abs=TOLERANCE)
+    assert results["optimised"]["best_val_accuracy"] == pytest.approx(
+        results["plain"]["best_val_accuracy"], abs=TOLERANCE
+    )
     assert results["optimised"]["best_val_loss"] == pytest.approx(results["plain"]["best_val_loss"], abs=TOLERANCE)

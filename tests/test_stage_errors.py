@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import DATA_DIR, Project, make_project
+
 from stages.report import SWEEP_FILE
 
 
@@ -17,8 +17,11 @@ def project(tmp_path):
 
 def run_stage(project: Project, stage, **env):
     result = subprocess.run(
-        [sys.executable, "-m", f"stages.{stage}"], cwd=project.path,
-        env={**project.env, **env}, capture_output=True, text=True,
+        [sys.executable, "-m", f"stages.{stage}"],
+        cwd=project.path,
+        env={**project.env, **env},
+        capture_output=True,
+        text=True,
     )
     return result.returncode, result.stderr.strip().splitlines()
 
@@ -30,7 +33,7 @@ def files_under(path):
 
 
 @pytest.mark.parametrize(
-    "stage, key, value, outputs",
+    ("stage", "key", "value", "outputs"),
     [
         ("preprocess", "data.val_fraction", 1.0, "data/prepared"),
         ("preprocess", "seed", "zero", "data/prepared"),
@@ -43,7 +46,8 @@ def test_a_bad_param_is_one_line_naming_the_key(project, stage, key, value, outp
     project.set_params(**{key: value})
     code, lines = run_stage(project, stage)
     assert code == 1
-    assert len(lines) == 1 and lines[0].startswith(f"error: params.yaml: {key}: expected"), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: params.yaml: {key}: expected"), lines
     assert files_under(project.path / outputs) == []
 
 
@@ -53,7 +57,8 @@ def test_a_corrupt_raw_file_is_one_line_naming_it(project):
     (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b truncated")
     code, lines = run_stage(project, "preprocess")
     assert code == 1
-    assert len(lines) == 1 and "data/raw/t10k-labels-idx1-ubyte.gz" in lines[0], lines
+    assert len(lines) == 1, lines
+    assert "data/raw/t10k-labels-idx1-ubyte.gz" in lines[0], lines
     assert files_under(project.path / "data/prepared") == []
 
 

@@ -32,8 +32,12 @@ def test_report_is_generated_from_the_measured_numbers(quick_project):
     assert f"{accuracy:.4f}" in report
     assert "0.1332476222330792" in report
     assert "| Ankle boot |" in report  # a per-class table
-    for figure in ("figures/samples_dev.png", "figures/mlp/curves.png", "figures/lenet-dropout/confusion_matrix.png",
-                   "figures/lenet-base/predictions.png"):
+    for figure in (
+        "figures/samples_dev.png",
+        "figures/mlp/curves.png",
+        "figures/lenet-dropout/confusion_matrix.png",
+        "figures/lenet-base/predictions.png",
+    ):
         assert f"({figure})" in report
         assert (quick_project.path / "reports" / figure).is_file()
 
@@ -47,16 +51,16 @@ def test_exp_run_reruns_only_the_changed_model_and_the_report(quick_copy):
     assert not any(m in path for path in diff for m in ("mlp", "lenet-base", "lenet-batchnorm"))
     assert "| lenet-dropout | 61,706 (0 non-trainable) | 2 |" in (quick_copy.path / "reports/report.md").read_text()
     shown = json.loads(quick_copy.dvc("exp", "show", "--json").stdout)
-    assert any(exp_params(shown_exp).get("lenet", {}).get("dropout", {}).get("epochs") == 2
-               for shown_exp in experiments(shown))
+    assert any(
+        exp_params(shown_exp).get("lenet", {}).get("dropout", {}).get("epochs") == 2 for shown_exp in experiments(shown)
+    )
 
 
 def experiments(shown):
     """Every experiment record in `dvc exp show --json` output."""
     for commit in shown:
         for exp in commit.get("experiments") or []:
-            for revision in exp.get("revs", []):
-                yield revision
+            yield from exp.get("revs", [])
 
 
 def exp_params(revision):
@@ -65,9 +69,12 @@ def exp_params(revision):
 
 def test_editing_mlp_model_code_retrains_only_the_mlp(quick_copy):
     path = quick_copy.path / "stages/train_mlp.py"
-    path.write_text(path.read_text().replace(
-        "keras.layers.Dense(units, activation=activation)",
-        "keras.layers.Dense(units, activation=activation, use_bias=True)"))
+    path.write_text(
+        path.read_text().replace(
+            "keras.layers.Dense(units, activation=activation)",
+            "keras.layers.Dense(units, activation=activation, use_bias=True)",
+        )
+    )
     # The same network again: byte-identical outputs, so nothing downstream re-runs.
     assert quick_copy.repro() == ["train_mlp"]
     path.write_text(path.read_text().replace("use_bias=True", "use_bias=False"))
@@ -76,13 +83,19 @@ def test_editing_mlp_model_code_retrains_only_the_mlp(quick_copy):
 
 def test_editing_preprocessing_reruns_it_and_what_follows_but_not_download(quick_copy):
     path = quick_copy.path / "stages/preprocess.py"
-    path.write_text(path.read_text().replace("train_size=max_samples, stratify=labels, random_state=seed",
-                                             "train_size=max_samples, stratify=labels, random_state=seed + 1"))
+    path.write_text(
+        path.read_text().replace(
+            "train_size=max_samples, stratify=labels, random_state=seed",
+            "train_size=max_samples, stratify=labels, random_state=seed + 1",
+        )
+    )
     ran = quick_copy.repro()
-    assert "download" not in ran and ran[0] == "preprocess"
+    assert "download" not in ran
+    assert ran[0] == "preprocess"
     for stage in TRAIN_STAGES + EVALUATE_STAGES + ["report"]:
         assert stage in ran
-    assert "scratch_backprop" not in ran and "plot_samples" not in ran
+    assert "scratch_backprop" not in ran
+    assert "plot_samples" not in ran
 
 
 def test_plots_show_and_diff_render_every_model(quick_copy):
@@ -128,8 +141,7 @@ def test_a_queued_grid_trains_without_touching_the_test_set(quick_copy):
             break
         time.sleep(3)
     assert status.count("Success") == 2, status
-    runs = [rev for rev in experiments(json.loads(quick_copy.dvc("exp", "show", "--json").stdout))
-            if rev.get("name")]
+    runs = [rev for rev in experiments(json.loads(quick_copy.dvc("exp", "show", "--json").stdout)) if rev.get("name")]
     assert sorted(exp_params(rev)["lenet"]["base"]["dropout"] for rev in runs) == [0.1, 0.2]
     for rev in runs:
         metrics = rev["data"]["metrics"]
@@ -173,7 +185,7 @@ def test_training_and_evaluation_print_only_their_own_lines(quick_copy):
 def readme_block(heading):
     """The `dvc` commands of the first shell block after `heading` in README.md."""
     text = (ROOT / "README.md").read_text()
-    block = text[text.index(heading):].split("```sh\n", 1)[1].split("```", 1)[0]
+    block = text[text.index(heading) :].split("```sh\n", 1)[1].split("```", 1)[0]
     return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.startswith("dvc ")]
 
 
@@ -181,8 +193,14 @@ def in_terminal(project, command, columns=160):
     """`command`'s output as a terminal `columns` wide shows it (DVC draws tables for terminals)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    process = subprocess.Popen(shlex.split(command), cwd=project.path, stdin=subprocess.DEVNULL, stdout=slave,
-                               stderr=slave, env={**project.env, "COLUMNS": str(columns), "TERM": "xterm"})
+    process = subprocess.Popen(
+        shlex.split(command),
+        cwd=project.path,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**project.env, "COLUMNS": str(columns), "TERM": "xterm"},
+    )
     os.close(slave)
     output = b""
     try:
@@ -213,4 +231,5 @@ def test_readme_comparison_commands_fit_a_160_column_terminal(quick_copy):
         assert "…" not in output, f"{command}:\n{output}"
         assert max(map(len, output.splitlines())) <= 160, f"{command}:\n{output}"
         if "test" in command or command == "dvc metrics diff":
-            assert str(before) in output and str(after) in output, f"{command}:\n{output}"
+            assert str(before) in output, f"{command}:\n{output}"
+            assert str(after) in output, f"{command}:\n{output}"

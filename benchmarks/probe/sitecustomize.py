@@ -19,11 +19,17 @@ if os.environ.get("BENCH_PROBE_LOG"):
 
     @atexit.register
     def _record():
-        usage = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-        line = json.dumps({"argv": list(getattr(sys, "orig_argv", sys.argv)),
-                           "wall_s": time.monotonic() - _started, "peak_rss_kib": usage,
-                           "tensorflow": "tensorflow" in sys.modules})
+        usage = max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        )
+        line = json.dumps(
+            {
+                "argv": list(getattr(sys, "orig_argv", sys.argv)),
+                "wall_s": time.monotonic() - _started,
+                "peak_rss_kib": usage,
+                "tensorflow": "tensorflow" in sys.modules,
+            }
+        )
         # One short write in append mode: lines from sequential stages never interleave.
         with open(os.environ["BENCH_PROBE_LOG"], "a") as f:
             f.write(line + "\n")
