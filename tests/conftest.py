@@ -133,6 +133,11 @@ class Project:
         output = self.dvc("repro", *targets).stdout
         return ran_stages(output)
 
+    def make_pipeline(self):
+        """Run the pipeline the way `make repro` does (its stages side by side) and return the stages that ran."""
+        result = self.run("make", "-s", "pipeline")
+        return ran_stages(result.stdout + result.stderr)
+
     def set_params(self, **dotted):
         set_params(self.path / "params.yaml", dotted)
 
@@ -177,7 +182,7 @@ QUICK_PARAMS = quick_params()
 
 @pytest.fixture(scope="session")
 def quick_project(tmp_path_factory):
-    """The whole pipeline reproduced once on quick params, its results committed as a user would.
+    """The whole pipeline reproduced once on quick params, as `make repro` runs it, its results committed.
 
     Built once for the whole run, whichever pytest-xdist worker asks first; the others wait on a
     file lock and then share it. Tests must not change it: quick_copy gives a private copy.
@@ -191,7 +196,7 @@ def quick_project(tmp_path_factory):
             if path.exists():  # a worker failed half-way: start again
                 shutil.rmtree(path.parent)
             project = make_project(path, **QUICK_PARAMS)
-            ran = project.repro()
+            ran = project.make_pipeline()  # in parallel arms: tests below check its locks and bytes
             project.git("add", "-A")
             project.git("commit", "-q", "-m", "quick run")
             ran_file.write_text(json.dumps(ran))

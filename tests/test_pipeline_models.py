@@ -5,6 +5,7 @@ import re
 import sys
 
 import pytest
+import yaml
 from conftest import PARAMS
 
 MODELS = ["mlp"] + [f"lenet-{variant}" for variant in PARAMS["lenet"]]
@@ -17,6 +18,15 @@ def test_every_model_trains_and_is_evaluated(quick_project):
     assert set(TRAIN_STAGES + EVALUATE_STAGES + ["report"]) <= set(quick_project.ran)
     for model in MODELS:
         assert (quick_project.path / f"models/{model}.keras").is_file()
+
+
+def test_parallel_arms_run_each_stage_once_and_lock_every_one(quick_project):
+    """`make pipeline` ran its stages in several dvc processes: no race lost or doubled a stage or a lock entry."""
+    listed = quick_project.dvc("stage", "list", "--name-only").stdout.split()
+    assert sorted(quick_project.ran) == sorted(listed)
+    locked = yaml.safe_load((quick_project.path / "dvc.lock").read_text())["stages"]
+    assert sorted(locked) == sorted(listed)
+    assert quick_project.dvc("status", "--json").stdout.strip() == "{}"
 
 
 def test_metrics_show_lists_every_model_with_a_dozen_values_at_most(quick_project):

@@ -166,7 +166,11 @@ def test_remote_round_trip_needs_no_retraining(quick_copy, tmp_path):
 
 
 def test_a_forced_rerun_reproduces_every_tracked_byte(quick_copy):
-    """Same params, same machine: dvc.lock (models included) and every committed report are unchanged."""
+    """Same params, same machine: dvc.lock (models included) and every committed report are unchanged.
+
+    The copy was built in parallel arms (`make pipeline`), this re-run goes one stage at a time: both give
+    the same bytes.
+    """
     quick_copy.dvc("repro", "--force", "--no-run-cache")
     assert quick_copy.git("status", "--porcelain").stdout == ""
 
