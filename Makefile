@@ -69,7 +69,7 @@ offline-plots: $(OFFLINE_PLOTS)/offline.html
 endif
 
 $(OFFLINE_PLOTS)/node_modules/.package-lock.json: $(OFFLINE_PLOTS)/package.json $(OFFLINE_PLOTS)/package-lock.json
-	npm ci --prefix $(OFFLINE_PLOTS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	npm ci --prefix $(OFFLINE_PLOTS) --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(OFFLINE_PLOTS)/offline.html: $(OFFLINE_PLOTS)/node_modules/.package-lock.json $(OFFLINE_PLOTS)/build.py | $(VENV)/.installed
