@@ -150,7 +150,7 @@ def test_cosine_schedule_warms_up_then_decays():
     rates = [float(schedule(step)) for step in (0, 5, 10, 25, 40)]
     assert rates[0] < rates[1] < rates[2] == pytest.approx(0.01)
     assert rates[2] > rates[3] > rates[4] == pytest.approx(0.0, abs=1e-6)
-    assert training.learning_rate(lenet_config(), 10) == 0.001
+    assert training.learning_rate(lenet_config(schedule={"kind": "constant"}), 10) == 0.001  # a plain rate otherwise
 
 
 # --- training on a small real subset ---------------------------------------------

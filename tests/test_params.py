@@ -32,7 +32,7 @@ def test_the_committed_params_match_the_schema():
         ("lenet.base", "epoch", "epochs"),
         ("lenet.dropout", "batchsize", "batch_size"),
         ("lenet.base.augment", "flips", "flip"),
-        ("lenet.base.schedule", "patiense", "patience"),
+        ("lenet.base.schedule", "warmup_epoch", "warmup_epochs"),
         ("data", "val_fractions", "val_fraction"),
         ("scratch", "n_sample", "n_samples"),
         ("plots", "samples_grids", "samples_grid"),
