@@ -175,6 +175,8 @@ def schedule_text(config):
             f"multiplied by {schedule['factor']:g} after {schedule['patience']} epoch(s) without a better "
             f"{config['monitor']}"
         )
+    if schedule["kind"] == "cosine" and schedule["warmup_epochs"] == 0:
+        return "cosine decay to 0"
     if schedule["kind"] == "cosine":
         return f"{schedule['warmup_epochs']} warm-up epoch(s), then cosine decay to 0"
     return "constant"
