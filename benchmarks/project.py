@@ -1,6 +1,7 @@
 """Throwaway copies of the project, as tests/conftest.py makes them, and what to read back."""
 
 import hashlib
+import json
 import shlex
 import shutil
 import subprocess
@@ -89,18 +90,54 @@ def ran_stages(repro_output):
     return pairs
 
 
+def lock_stages(project):
+    """dvc.lock's `stages` mapping: each stage's cmd and the hashes of its deps, params and outs."""
+    path = project / "dvc.lock"
+    return yaml.safe_load(path.read_text())["stages"] if path.exists() else {}
+
+
+def cold_run_stages(repro_output, lock):
+    """(stage, cmd) for every stage a cold run in a fresh copy ran: all of dvc.lock's, then any the log names besides.
+
+    The cmd comes from dvc.lock where it can: when several dvc processes write to one log,
+    the "> cmd" line need not follow its own "Running stage" line.
+    """
+    pairs = [(stage, entry["cmd"]) for stage, entry in lock.items()]
+    return pairs + [(stage, cmd) for stage, cmd in ran_stages(repro_output) if stage not in lock]
+
+
 def match_probes(pairs, probes):
-    """Give each stage the probe record of the Python process that ran its cmd."""
-    unused = list(probes)
+    """Each stage's probe records: those of the Python processes that ran its cmd, by argv (one, unless it re-ran)."""
     matched = {}
     for stage, cmd in pairs:
-        args = shlex.split(cmd)[1:]
-        for record in unused:
-            if record["argv"][1:] == args:
-                matched[stage] = record
-                unused.remove(record)
-                break
+        args = shlex.split(cmd)[1:]  # argv[0] is however the shell found python
+        matched[stage] = sorted((r for r in probes if r["argv"][1:] == args), key=lambda r: r["start"])
     return matched
+
+
+def read_probes(path):
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def model_records(project):
+    """Per model, what training and evaluation wrote: settings, sample count, timing and accuracy."""
+    timings = {r["model"]: r for r in map(json.loads, (project / "logs/timing.jsonl").read_text().splitlines())}
+    records = {}
+    for model in ["mlp"] + [f"lenet-{variant}" for variant in lenet_variants(project)]:
+        training = json.loads((project / f"reports/training/{model}/training.json").read_text())
+        validation = json.loads((project / f"reports/validation/{model}.json").read_text())
+        metrics = json.loads((project / f"reports/metrics/{model}.json").read_text())
+        records[model] = {
+            "epochs": training["config"]["epochs"],
+            "batch_size": training["config"]["batch_size"],
+            "n_train": training["train_samples"],
+            "params": training["params"]["total"],
+            "fit_seconds": timings[model]["fit_seconds"],
+            "samples_per_second": timings[model]["samples_per_second"],
+            "best_val_accuracy": validation["best_val_accuracy"],
+            "test_accuracy": metrics["test"]["accuracy"],
+        }
+    return records
 
 
 def data_fingerprint(project):
