@@ -5,6 +5,9 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 
 # DVC runs each stage's `python -m stages.X` through the shell: put the venv first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# A failing `dvc stage list` must stop `make pipeline`, not feed xargs nothing.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: repro pipeline test lint setup lock offline-plots data bench clean
 
@@ -12,20 +15,18 @@ repro: setup data  ## create .venv, install the lock, run the whole pipeline
 	@$(MAKE) --no-print-directory pipeline
 
 # The pipeline on every core, with DVC's own parallel stage execution. What every model reads runs
-# first; then the training stages run as `dvc repro --single-item` processes, as many at once as there
-# are cores, and the evaluations likewise. DVC releases its repo lock while a stage's command runs and
-# --wait-for-lock makes the others queue for it; --single-item keeps each process off the stages the
-# others share (DVC's per-file locks fail at once, not wait, when two processes check the same stage).
-# Stages start from the last variant in params.yaml, where the larger networks sit, so that the longest
-# is not left running alone at the end. A last plain `dvc repro` runs the rest (Part 1, the sample
-# figures, the report) and checks that nothing is out of date.
+# first; then each model is one arm, `dvc repro --single-item train_<model> evaluate_<model>` (its
+# training, then its evaluation), as many arms at once as there are cores. DVC releases its repo lock
+# while a stage's command runs and --wait-for-lock makes the others queue for it; --single-item keeps
+# each arm off the stages the arms share (DVC's per-file locks fail at once, not wait, when two
+# processes check the same stage). Arms start from the last variant in params.yaml, where the larger
+# networks sit, so that the longest is not left running alone at the end. A last plain `dvc repro`
+# runs the rest (Part 1, the sample figures, the report) and checks that nothing is out of date.
 NPROC ?= $(shell nproc)
 pipeline:
 	dvc --wait-for-lock repro preprocess
-	for kind in train evaluate; do \
-		dvc stage list --name-only | grep "^$${kind}_" | tac | \
-			xargs -r -n 1 -P $(NPROC) dvc --wait-for-lock repro --single-item || exit 1; \
-	done
+	dvc stage list --name-only | sed -n 's/^train_\(.*\)/train_\1 evaluate_\1/p' | tac | \
+		xargs -r -L 1 -P $(NPROC) dvc --wait-for-lock repro --single-item
 	dvc --wait-for-lock repro
 
 test: setup data lint  ## create .venv, install the lock, check the code's style, run the tests

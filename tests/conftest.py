@@ -141,6 +141,10 @@ class Project:
     def set_params(self, **dotted):
         set_params(self.path / "params.yaml", dotted)
 
+    def stale_stages(self):
+        """The stages `dvc status` says are out of date: what `dvc repro` would run first."""
+        return set(json.loads(self.dvc("status", "--json").stdout))
+
 
 def ran_stages(repro_output):
     """Stage names from `dvc repro` output lines such as "Running stage 'preprocess':"."""

@@ -2,6 +2,8 @@
 
 Run as a script in a child process, with the environment under test, and without
 importing `stages` (which would pin the kernels from params.yaml). Prints JSON.
+`python tests/kernel_probe.py --pinned` sets the `avx2` pin itself: what
+tests/kernel_bits.json records for a CPU model.
 Each probe is the smallest computation that went through the library's
 dispatched kernels in a measurement: a lower instruction set changed its bits.
 """
@@ -60,7 +62,22 @@ def onednn_probe():
     return {"onednn_training": digest(np.concatenate([w.ravel() for w in model.get_weights()]))}
 
 
+def pin_avx2():
+    """stages/kernels.py's `avx2` pin, loaded by path: the `stages` package would read params.yaml."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "stages/kernels.py"
+    spec = importlib.util.spec_from_file_location("kernels", path)
+    kernels = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kernels)
+    os.environ.update(kernels.PINS["avx2"])
+
+
 if __name__ == "__main__":
+    if "--pinned" in sys.argv:
+        pin_avx2()
     result = numpy_probes()
     if "--numpy-only" not in sys.argv:
         result.update(onednn_probe())

@@ -1,8 +1,10 @@
 """The kernels' instruction-set pin (stages/kernels.py): set from params, in force, and effective.
 
 A lower cap than the pin changes the bits, so each pin reaches its library; the pinned
-bits equal the unpinned ones on a machine with exactly the baseline; and they equal
-the committed fingerprint, made on an AVX2-only machine, on any machine that has AVX2.
+bits equal the unpinned ones on a machine with exactly the baseline. Under the pin NumPy
+and OpenBLAS compute the same bits on every x86-64 machine with AVX2; oneDNN does not:
+its bits are recorded per CPU model (tests/kernel_bits.json), and a machine whose model
+is recorded must compute them again.
 """
 
 import json
@@ -18,22 +20,21 @@ from stages import kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests/kernel_probe.py"
-FINGERPRINT = ROOT / "tests/kernel_bits.json"  # the probe under the pin, on an AVX2-only EPYC
+FINGERPRINTS = json.loads((ROOT / "tests/kernel_bits.json").read_text())  # the probe under the pin, per CPU model
 PIN = kernels.PINS["avx2"]
-CPU_FLAGS = (
-    set(
-        next(
-            (
-                line.split(":", 1)[1].split()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("flags")
-            ),
-            [],
-        )
-    )
-    if Path("/proc/cpuinfo").exists()
-    else set()
-)
+
+
+def cpuinfo():
+    """The first processor's fields in /proc/cpuinfo (empty where there is none)."""
+    path = Path("/proc/cpuinfo")
+    text = path.read_text().split("\n\n")[0] if path.exists() else ""
+    return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in text.splitlines())}
+
+
+CPU = cpuinfo()
+CPU_FLAGS = set(CPU.get("flags", "").split())
+CPU_MODEL = f"{CPU.get('vendor_id')} family {CPU.get('cpu family')} model {CPU.get('model')}"
+PORTABLE_PROBES = ("numpy_exp_float32", "numpy_exp_float64", "openblas_matmul")
 x86_with_avx2 = pytest.mark.skipif(
     platform.machine() != "x86_64" or "avx2" not in CPU_FLAGS, reason="the pin is for x86-64 machines with AVX2"
 )
@@ -119,14 +120,31 @@ def test_a_lower_cap_than_the_pin_changes_the_bits(pinned, variable):
 @x86_with_avx2
 @pytest.mark.skipif(
     "avx512f" in CPU_FLAGS,
-    reason="this machine has AVX-512: test_the_pinned_bits_are_the_"
-    "committed_ones compares it with an AVX2-only machine instead",
+    reason="this machine has AVX-512: the pin changes what it runs",
 )
 def test_the_pin_changes_nothing_on_a_machine_with_exactly_the_baseline(pinned):
     assert probe({}) == pinned
 
 
 @x86_with_avx2
-def test_the_pinned_bits_are_the_committed_ones(pinned):
-    """The committed fingerprint came from an AVX2-only EPYC; an AVX-512 machine must match it too."""
-    assert pinned == json.loads(FINGERPRINT.read_text())["bits"]
+def test_numpy_and_openblas_compute_the_committed_runs_bits_on_any_machine(pinned):
+    committed = FINGERPRINTS["machines"][FINGERPRINTS["committed_run"]]["bits"]
+    assert {probe: pinned[probe] for probe in PORTABLE_PROBES} == {probe: committed[probe] for probe in PORTABLE_PROBES}
+
+
+def test_every_recorded_machine_agrees_on_the_portable_probes():
+    bits = [machine["bits"] for machine in FINGERPRINTS["machines"].values()]
+    assert FINGERPRINTS["committed_run"] in FINGERPRINTS["machines"]
+    assert all(set(record) == set(PORTABLE_PROBES) | {"onednn_training"} for record in bits)
+    assert len({tuple(record[probe] for probe in PORTABLE_PROBES) for record in bits}) == 1
+
+
+@x86_with_avx2
+def test_onednn_computes_the_bits_recorded_for_this_cpu_model(pinned):
+    """oneDNN picks its convolution's blocking from the CPU it finds, within the pinned instruction set:
+    the same CPU model must give the same bits; another model may give others (README, Reproducibility)."""
+    if CPU_MODEL not in FINGERPRINTS["machines"]:
+        pytest.skip(
+            f"{CPU_MODEL} is not in tests/kernel_bits.json: record it with `python tests/kernel_probe.py --pinned`"
+        )
+    assert pinned["onednn_training"] == FINGERPRINTS["machines"][CPU_MODEL]["bits"]["onednn_training"]

@@ -12,6 +12,7 @@ import subprocess
 import termios
 import time
 
+import pytest
 import yaml
 from conftest import ROOT, Project, ran_stages
 from test_pipeline_models import EVALUATE_STAGES, MODELS, TRAIN_STAGES
@@ -45,8 +46,14 @@ def test_report_is_generated_from_the_measured_numbers(quick_project):
 
 def test_exp_run_reruns_only_the_changed_model_and_readme_compares_it_in_160_columns(quick_copy):
     before = metrics_of(quick_copy, "lenet-dropout")["test"]["accuracy"]
-    output = quick_copy.dvc("exp", "run", "-S", "lenet.dropout.epochs=2").stdout
-    assert sorted(ran_stages(output)) == ["evaluate_lenet@dropout", "report", "train_lenet@dropout"]
+    assert quick_copy.stale_stages() == set()
+    quick_copy.set_params(**{"lenet.dropout.epochs": 2})
+    # dvc status names what is stale now; what follows a stage goes stale once it has run.
+    assert quick_copy.stale_stages() == {"train_lenet@dropout", "report"}
+    assert quick_copy.repro("--single-item", "train_lenet@dropout") == ["train_lenet@dropout"]
+    assert quick_copy.stale_stages() == {"evaluate_lenet@dropout", "report"}
+    output = quick_copy.dvc("exp", "run").stdout  # the experiment takes the trained model and evaluates it
+    assert sorted(ran_stages(output)) == ["evaluate_lenet@dropout", "report"]
     # The workspace now holds the experiment's results: metrics diff compares them with HEAD.
     diff = json.loads(quick_copy.dvc("metrics", "diff", "--json").stdout)
     assert "reports/metrics/lenet-dropout.json" in diff
@@ -116,7 +123,7 @@ def test_editing_preprocessing_reruns_it_and_makes_what_follows_stale_but_not_do
     )
     assert quick_copy.repro("preprocess") == ["preprocess"]  # download, upstream, is up to date
     # What `dvc repro` would re-run next, without retraining every model to show it:
-    stale = set(json.loads(quick_copy.dvc("status", "--json").stdout))
+    stale = quick_copy.stale_stages()
     assert stale == set(TRAIN_STAGES + EVALUATE_STAGES + ["report"])
 
 
@@ -179,20 +186,41 @@ def test_remote_round_trip_needs_no_retraining(quick_copy, tmp_path):
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |WARNING: All log messages|tensorflow|oneDNN", re.IGNORECASE)
 
 
-def test_a_forced_rerun_reproduces_every_tracked_byte_and_prints_only_the_stages_lines(quick_copy):
+# Two halves of the forced re-run, so that the two test workers share it: half 1 also re-runs what no model owns.
+NO_MODEL_STAGES = ["download", "preprocess", "scratch_backprop", "plot_samples"]
+
+
+@pytest.mark.parametrize("half", [0, 1])
+def test_a_forced_rerun_reproduces_every_tracked_byte_and_prints_only_the_stages_lines(quick_copy, half):
     """Same params, same machine: dvc.lock (models included) and every committed report are unchanged.
 
-    The copy was built in parallel arms (`make pipeline`), this re-run goes one stage at a time: both give
-    the same bytes. Every training and evaluation ran in it, so its output also shows what they print.
+    The copy was built in parallel arms (`make pipeline`); this re-run goes one stage at a time, so
+    both give the same bytes. Every training and evaluation it runs also shows what they print.
     """
-    result = quick_copy.dvc("repro", "--force", "--no-run-cache")
+    models = MODELS[half::2]
+    stages = [stage for model in models for stage in arm_stages(model)]
+    if half == 1:
+        stages = NO_MODEL_STAGES + stages + ["report"]
+    result = quick_copy.dvc("repro", "--force", "--no-run-cache", "--single-item", *stages)
+    assert ran_stages(result.stdout) == stages
     assert quick_copy.git("status", "--porcelain").stdout == ""
     lines = (result.stdout + result.stderr).splitlines()
     assert [line for line in lines if TF_LOG_LINE.search(line)] == []
-    lenet_models = [model for model in MODELS if model.startswith("lenet-")]
+    lenet_models = [model for model in models if model.startswith("lenet-")]
     assert sum(line.startswith("epoch 1/1:") for line in lines) == len(lenet_models)  # one line an epoch
-    for model in MODELS:
+    for model in models:
         assert sum(line.startswith(f"{model}: test loss") for line in lines) == 1, model
+
+
+def test_the_forced_reruns_halves_cover_every_stage(quick_project):
+    halves = [stage for model in MODELS for stage in arm_stages(model)] + NO_MODEL_STAGES + ["report"]
+    assert sorted(halves) == sorted(quick_project.dvc("stage", "list", "--name-only").stdout.split())
+
+
+def arm_stages(model):
+    """A model's training and evaluation stages, as dvc.yaml names them."""
+    suffix = "mlp" if model == "mlp" else f"lenet@{model.removeprefix('lenet-')}"
+    return [f"train_{suffix}", f"evaluate_{suffix}"]
 
 
 def readme_block(heading):
