@@ -88,8 +88,9 @@ data:
 			|| echo "could not install dataset-fashion-mnist; the download stage will try the mirrors"; \
 	fi
 
-bench: setup data  ## time the pipeline against bare Keras (see benchmarks/)
+bench: setup data  ## time the pipeline against bare Keras, and what a second core gives (see benchmarks/)
 	python -m benchmarks.run
+	python -m benchmarks.two_processes
 
 clean:
 	rm -rf $(VENV)
