@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from stages.common import model_outputs
 from stages.report import SWEEP_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +126,7 @@ def model_records(project):
     records = {}
     for model in ["mlp"] + [f"lenet-{variant}" for variant in lenet_variants(project)]:
         training = json.loads((project / f"reports/training/{model}/training.json").read_text())
-        validation = json.loads((project / f"reports/validation/{model}.json").read_text())
+        validation = json.loads((project / model_outputs(model)["summary"]).read_text())
         metrics = json.loads((project / f"reports/metrics/{model}.json").read_text())
         records[model] = {
             "epochs": training["config"]["epochs"],

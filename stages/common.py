@@ -23,9 +23,8 @@ SCRATCH_FILE = REPORTS_DIR / "scratch_backprop.json"  # the full result, as SPEC
 SAMPLES_FILE = REPORTS_DIR / "samples.json"  # what the sample figures show
 FIGURES_DIR = REPORTS_DIR / "figures"
 TRAINING_DIR = REPORTS_DIR / "training"  # per model: training.json and summary.txt
-CURVES_DIR = REPORTS_DIR / "curves"  # per metric, per model: epoch,train,validation
+LIVE_DIR = REPORTS_DIR / "live"  # per model, DVCLive's directory: what training logs epoch by epoch
 METRICS_DIR = REPORTS_DIR / "metrics"  # per model: test loss and accuracy, parameter counts
-VALIDATION_DIR = REPORTS_DIR / "validation"  # per model: the best epoch and its validation scores
 PREDICTIONS_DIR = REPORTS_DIR / "predictions"
 PER_CLASS_DIR = REPORTS_DIR / "per_class"
 EVALUATION_DIR = REPORTS_DIR / "evaluation"
@@ -34,12 +33,19 @@ CURVES = ("accuracy", "loss")
 
 
 def model_outputs(name):
-    """Where a model's training writes: the model, its record directory, its curves."""
+    """Where a model's training writes: the model, its record directory, and what DVCLive logs.
+
+    DVCLive's layout under `live`: metrics.json (its summary: the last epoch, then the best one),
+    plots/metrics/{train,eval}/<metric>.tsv (one row an epoch) and plots/custom/<metric>.json
+    (train and validation side by side, one row an epoch: the curves DVC plots draw).
+    """
+    live = LIVE_DIR / name
     return {
         "model": MODELS_DIR / f"{name}.keras",
         "record": TRAINING_DIR / name,
-        "validation": VALIDATION_DIR / f"{name}.json",
-        "curves": {metric: CURVES_DIR / metric / f"{name}.csv" for metric in CURVES},
+        "live": live,
+        "summary": live / "metrics.json",
+        "curves": {metric: live / "plots" / "custom" / f"{metric}.json" for metric in CURVES},
     }
 
 

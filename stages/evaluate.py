@@ -84,7 +84,7 @@ def evaluate(model, x_test, y_test, batch_size):
 
 def metrics_record(scores, record):
     """The numbers people compare between runs; per-class scores live in their own plot file,
-    the best epoch and its validation scores in the training stage's reports/validation/."""
+    the best epoch and its validation scores in the training stage's DVCLive summary."""
     return {
         "test": {"loss": round(float(scores["loss"]), DIGITS), "accuracy": round(float(scores["accuracy"]), DIGITS)},
         "params": record["params"],
@@ -117,7 +117,7 @@ def curves_figure(curves, title):
     """Train vs validation accuracy and loss, per epoch, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (metric, path) in zip(axes, curves.items(), strict=False):
-        history = pd.read_csv(path)
+        history = pd.DataFrame(read_json(path))
         ax.plot(history["epoch"], history["train"], marker="o", label=f"train {metric}")
         ax.plot(history["epoch"], history["validation"], marker="o", label=f"validation {metric}")
         ax.set_xlabel("epoch")

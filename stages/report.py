@@ -39,7 +39,7 @@ def read_csv(path):
 
 def read_history(curves):
     """Rows of epoch, loss, accuracy, val_loss, val_accuracy from a model's two curve files."""
-    columns = {metric: read_csv(path) for metric, path in curves.items()}
+    columns = {metric: read_json(path) for metric, path in curves.items()}
     try:
         return [
             {
@@ -51,8 +51,8 @@ def read_history(curves):
             }
             for acc, loss in zip(columns["accuracy"], columns["loss"], strict=False)
         ]
-    except (KeyError, ValueError) as error:
-        raise StageError(f"{curves['accuracy'].parent.parent}: not a training curve ({error})") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise StageError(f"{curves['accuracy']}: not a training curve ({error!r})") from None
 
 
 def load_model_outputs(name):
@@ -61,7 +61,7 @@ def load_model_outputs(name):
         "training": read_json(paths["record"] / "training.json"),
         "history": read_history(paths["curves"]),
         "metrics": read_json(METRICS_DIR / f"{name}.json"),
-        "validation": read_json(paths["validation"]),
+        "validation": read_json(paths["summary"]),
         "evaluation": read_json(EVALUATION_DIR / f"{name}.json"),
         "per_class": read_csv(PER_CLASS_DIR / f"{name}.csv"),
     }

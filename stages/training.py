@@ -13,9 +13,9 @@ from pathlib import Path
 
 from stages import quiet_tf
 from stages.artifacts import save_keras_model
-from stages.common import model_outputs, write_json, write_text
+from stages.common import CURVES, model_outputs, write_json, write_text
 
-DIGITS = 4  # validation metrics are rounded, as the test metrics, so that DVC's tables stay readable
+DIGITS = 4  # logged metrics are rounded, as the test metrics, so that DVC's tables stay readable
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 TIMING_LOG = Path("logs/timing.jsonl")  # wall times vary run to run: git-ignored, not a tracked output
 # The packages whose code computes or writes a model's bits (h5py writes the weights inside .keras).
@@ -95,9 +95,13 @@ def compile_model(model, fit, steps_per_epoch, steps_per_execution):
     )
 
 
-def epoch_logger(epochs):
-    """One plain line per epoch: readable in `dvc repro` output and in CI logs."""
+def epoch_logger(live, epochs):
+    """Each epoch, through DVCLive: the metrics (its summary and per-epoch TSVs, which `dvc exp show`
+    and `dvc plots` read while the run goes on), the train-vs-validation curves, and one plain line
+    for `dvc repro` output and CI logs."""
     import keras
+
+    rows = {metric: [] for metric in CURVES}
 
     def log(epoch, logs):
         print(
@@ -105,6 +109,13 @@ def epoch_logger(epochs):
             + " ".join(f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy")),
             flush=True,
         )
+        for metric in CURVES:
+            train, validation = (round(float(logs[key]), DIGITS) for key in (metric, f"val_{metric}"))
+            live.log_metric(f"train/{metric}", train)
+            live.log_metric(f"eval/{metric}", validation)
+            rows[metric].append({"epoch": epoch + 1, "train": train, "validation": validation})
+            live.log_plot(metric, rows[metric], x="epoch", y=["train", "validation"])
+        live.next_step()
 
     return keras.callbacks.LambdaCallback(on_epoch_end=log)
 
@@ -122,13 +133,14 @@ def what_decides_the_bits(cpu_isa, train_params):
 
 
 def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
-    """Compile and train `model`; write the model, its curves, summary and training record.
+    """Compile and train `model`; write the model, its summary and training record; log through DVCLive.
 
     With restore_best_weights the saved weights are those of the epoch with the
     best validation score: only validation data chooses, never the test set.
     `config` is recorded so that the report can describe the model from outputs alone.
     """
     import keras
+    from dvclive import Live
 
     x_train, y_train = train
     steps_per_epoch = math.ceil(len(x_train) / fit_params.batch_size)
@@ -142,7 +154,10 @@ def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
     best = keras.callbacks.EarlyStopping(
         monitor=fit_params.monitor, patience=epochs, restore_best_weights=fit_params.restore_best_weights
     )
-    callbacks = [epoch_logger(epochs), best]
+    paths = model_outputs(name)
+    # dvcyaml=False: dvc.yaml declares these outputs itself; no experiment of DVCLive's own either.
+    live = Live(dir=str(paths["live"]), dvcyaml=False, save_dvc_exp=False)
+    callbacks = [epoch_logger(live, epochs), best]
     if fit_params.schedule.kind == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
@@ -165,10 +180,7 @@ def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
     history = history.history
     best_index = best.best_epoch
     saved_index = best_index if fit_params.restore_best_weights else epochs - 1
-    paths = model_outputs(name)
     save_keras_model(model, paths["model"])
-    for metric, path in paths["curves"].items():
-        write_text(path, curve_csv(history[metric], history[f"val_{metric}"]))
     write_text(paths["record"] / "summary.txt", summary_text(model))
     write_json(
         paths["record"] / "training.json",
@@ -187,27 +199,19 @@ def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
             "bits_decided_by": what_decides_the_bits(cpu_isa, train_params),
         },
     )
-    # A DVC metric of the training stage: a sweep that runs only training compares these.
-    write_json(
-        paths["validation"],
-        {
-            "epochs": epochs,
-            "best_epoch": best_index + 1,
-            "best_val_accuracy": round(float(history["val_accuracy"][best_index]), DIGITS),
-            "best_val_loss": round(float(history["val_loss"][best_index]), DIGITS),
-        },
+    # The stage's DVC metric, beside DVCLive's last epoch: a sweep that runs only training compares these.
+    live.summary.update(
+        epochs=epochs,
+        best_epoch=best_index + 1,
+        best_val_accuracy=round(float(history["val_accuracy"][best_index]), DIGITS),
+        best_val_loss=round(float(history["val_loss"][best_index]), DIGITS),
     )
+    live.end()
     log_timing(name, seconds, epochs * len(x_train) / seconds)
     print(
         f"{name}: weights from epoch {saved_index + 1} ({fit_params.monitor} "
         f"{history[fit_params.monitor][saved_index]:.4f}); fit took {seconds:.1f} s"
     )
-
-
-def curve_csv(train, validation):
-    rows = ["epoch,train,validation"]
-    rows += [f"{i + 1},{float(t)!r},{float(v)!r}" for i, (t, v) in enumerate(zip(train, validation, strict=False))]
-    return "\n".join(rows) + "\n"
 
 
 def log_timing(name, seconds, samples_per_second):

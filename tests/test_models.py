@@ -161,7 +161,7 @@ def train_small(workdir, monkeypatch, model, data, name, config):
     training.fit(model, name, *data, config, TRAIN, config.model_dump(), "avx2")
     return {
         **json.loads((workdir / "reports/training" / name / "training.json").read_text()),
-        **json.loads((workdir / "reports/validation" / f"{name}.json").read_text()),
+        **json.loads((workdir / "reports/live" / name / "metrics.json").read_text()),
     }
 
 
@@ -178,9 +178,12 @@ def test_lenet_learns_on_a_small_subset(small_data, tmp_path, monkeypatch):
     assert record["best_val_accuracy"] > 0.6
     assert (tmp_path / "models/lenet-base.keras").is_file()
     for metric in ("accuracy", "loss"):
-        curve = (tmp_path / f"reports/curves/{metric}/lenet-base.csv").read_text().splitlines()
-        assert curve[0] == "epoch,train,validation"
-        assert len(curve) == 3
+        curve = json.loads((tmp_path / f"reports/live/lenet-base/plots/custom/{metric}.json").read_text())
+        assert [sorted(row) for row in curve] == [["epoch", "train", "validation"]] * 2
+        for split in ("train", "eval"):  # DVCLive's own per-epoch file: a row an epoch, no timestamps
+            tsv = (tmp_path / f"reports/live/lenet-base/plots/metrics/{split}/{metric}.tsv").read_text().splitlines()
+            assert tsv[0] == f"step\t{metric}"
+            assert len(tsv) == 3
     assert record["untrained_output"]["sum"] == pytest.approx(1.0, abs=1e-5)
     assert record["weights_from_epoch"] == record["best_epoch"]
     assert record["config"]["filters"] == [6, 16, 120]
@@ -214,7 +217,9 @@ def test_augmented_training_with_every_new_knob_is_deterministic(small_data, tmp
                 (tmp_path / run / path).read_bytes()
                 for path in (
                     "reports/training/lenet-base/training.json",
-                    "reports/curves/loss/lenet-base.csv",
+                    "reports/live/lenet-base/metrics.json",
+                    "reports/live/lenet-base/plots/custom/loss.json",
+                    "reports/live/lenet-base/plots/metrics/eval/loss.tsv",
                     "models/lenet-base.keras",
                 )
             ]

@@ -70,8 +70,8 @@ def test_a_new_variant_is_one_params_block_and_the_report_follows_the_params(qui
     assert {
         "reports/predictions/lenet-wide.csv",
         "reports/per_class/lenet-wide.csv",
-        "reports/curves/accuracy/lenet-wide.csv",
-        "reports/curves/loss/lenet-wide.csv",
+        "reports/live/lenet-wide/plots/custom/accuracy.json",
+        "reports/live/lenet-wide/plots/custom/loss.json",
     } <= set(plots)
     report = (quick_copy.path / "reports/report.md").read_text()
     assert "### lenet-wide" in report

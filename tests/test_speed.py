@@ -40,7 +40,7 @@ def test_the_optimised_training_path_learns_as_well_as_the_plain_one(small_data,
         monkeypatch.chdir(tmp_path / name)
         training.configure(3, runtime)
         training.fit(build_lenet(config), "lenet-base", train, val, config, runtime, config.model_dump(), "avx2")
-        results[name] = json.loads((tmp_path / name / "reports/validation/lenet-base.json").read_text())
+        results[name] = json.loads((tmp_path / name / "reports/live/lenet-base/metrics.json").read_text())
     assert results["plain"]["best_val_accuracy"] > 0.6
     assert results["optimised"]["best_val_accuracy"] == pytest.approx(
         results["plain"]["best_val_accuracy"], abs=TOLERANCE

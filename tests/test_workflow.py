@@ -103,7 +103,7 @@ def test_editing_mlp_model_code_retrains_only_the_mlp_and_undoing_it_restores_fr
     path.write_text(path.read_text().replace("use_bias=True", "use_bias=False"))
     assert sorted(quick_copy.repro()) == ["evaluate_mlp", "report", "train_mlp"]
     quick_copy.dvc("plots", "diff", "HEAD", "-o", "diffed")
-    assert "reports/curves/loss/mlp.csv" in (quick_copy.path / "diffed/index.html").read_text()
+    assert "mlp: loss, train and validation" in (quick_copy.path / "diffed/index.html").read_text()
 
     path.write_text(original)
     output = quick_copy.dvc("repro").stdout
@@ -131,8 +131,8 @@ def test_plots_show_renders_every_model(quick_copy):
     quick_copy.dvc("plots", "show", "-o", "shown")
     html = (quick_copy.path / "shown/index.html").read_text()
     for model in MODELS:
-        assert f"reports/curves/accuracy/{model}.csv" in html
-        assert f"reports/curves/loss/{model}.csv" in html
+        assert f"{model}: accuracy, train and validation" in html
+        assert f"{model}: loss, train and validation" in html
         assert f"{model}: confusion matrix (test set)" in html
         assert f"{model}: F1 per class (test set)" in html
 
@@ -154,14 +154,14 @@ def test_a_queued_training_only_grid_is_compared_then_the_best_applied_and_evalu
     assert sorted(exp_params(rev)["lenet"]["base"]["dropout"] for rev in runs) == [0.1, 0.2]
     for rev in runs:
         metrics = rev["data"]["metrics"]
-        assert 0 < metrics["reports/validation/lenet-base.json"]["data"]["best_val_accuracy"] <= 1
+        assert 0 < metrics["reports/live/lenet-base/metrics.json"]["data"]["best_val_accuracy"] <= 1
         assert metrics["reports/metrics/lenet-base.json"]["data"] == baseline  # not evaluated on the test set
 
     chosen = next(rev for rev in runs if exp_params(rev)["lenet"]["base"]["dropout"] == 0.2)
     quick_copy.dvc("exp", "apply", chosen["name"])
     assert yaml.safe_load((quick_copy.path / "params.yaml").read_text())["lenet"]["base"]["dropout"] == 0.2
-    validation = chosen["data"]["metrics"]["reports/validation/lenet-base.json"]["data"]
-    assert json.loads((quick_copy.path / "reports/validation/lenet-base.json").read_text()) == validation
+    validation = chosen["data"]["metrics"]["reports/live/lenet-base/metrics.json"]["data"]
+    assert json.loads((quick_copy.path / "reports/live/lenet-base/metrics.json").read_text()) == validation
     assert sorted(quick_copy.repro()) == ["evaluate_lenet@base", "report"]  # training came with the experiment
     assert metrics_of(quick_copy, "lenet-base") != baseline
     assert quick_copy.dvc("status", "--json").stdout.strip() == "{}"
