@@ -1,12 +1,12 @@
 """What the second core is worth on the day: one training process alone, then two side by side.
 
-    python -m benchmarks.two_processes [--model lenet-base] [--samples 16000] [--epochs 2]
+    python -m benchmarks.two_processes [--model lenet-base] [--samples 16000] [--epochs 5]
 
 Makes two fresh copies of the project with data.max_train_samples=N and the model's
 epochs set, prepares the data in each (`dvc repro preprocess`, untimed), then runs the
-model's training stage as `dvc repro` would (`python -m stages.train_lenet <variant>` or
-`stages.train_mlp`, with the params as committed, one intra-op thread included): alone in
-the first copy, then in both copies at once. The fit's images per second come from each
+model's training stage (`dvc repro --single-item --force train_...`, with the params as
+committed, one intra-op thread included): alone in the first copy, then in both copies
+at once. The fit's images per second come from each
 stage's logs/timing.jsonl; side by side, the two fits run over the same span, so their sum
 is what two processes train together. Prints one JSON object and writes it to --output.
 """
@@ -36,14 +36,12 @@ def parse_args():
     return parser.parse_args()
 
 
-def stage_command(model):
+def stage_and_params(model):
+    """The model's training stage in dvc.yaml, and where its epochs sit in params.yaml."""
     if model == "mlp":
-        return [sys.executable, "-m", "stages.train_mlp"]
-    return [sys.executable, "-m", "stages.train_lenet", model.removeprefix("lenet-")]
-
-
-def epochs_key(model):
-    return "mlp.epochs" if model == "mlp" else f"lenet.{model.removeprefix('lenet-')}.epochs"
+        return "train_mlp", "mlp"
+    variant = model.removeprefix("lenet-")
+    return f"train_lenet@{variant}", f"lenet.{variant}"
 
 
 def fit_record(copy):
@@ -51,10 +49,13 @@ def fit_record(copy):
     return json.loads((copy / "logs" / "timing.jsonl").read_text().splitlines()[-1])
 
 
-def train(copies, model, env):
-    """Start the training stage in every copy at once; wait for all; return each fit record."""
+def train(copies, stage, env):
+    """Run the training stage in every copy at once; wait for all; return each fit record.
+
+    --force: the second run in a copy must train again, not restore from the run-cache."""
+    command = ["dvc", "repro", "--single-item", "--force", stage]
     processes = [
-        subprocess.Popen(stage_command(model), cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(command, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for copy in copies
     ]
     for process in processes:
@@ -67,15 +68,16 @@ def train(copies, model, env):
 def main():
     args = parse_args()
     env = base_env()
-    params = {"data.max_train_samples": args.samples, epochs_key(args.model): args.epochs}
+    stage, section = stage_and_params(args.model)
+    params = {"data.max_train_samples": args.samples, f"{section}.epochs": args.epochs}
     workdir = Path(tempfile.mkdtemp(prefix="dvc-two-processes-"))
     try:
         copies = [proj.make_copy(workdir / name, params, env) for name in ("first", "second")]
         for copy in copies:
             subprocess.run(["dvc", "repro", "preprocess"], cwd=copy, env=env, check=True, capture_output=True)
         started = time.strftime("%Y-%m-%d %H:%M:%S")
-        alone = train(copies[:1], args.model, env)[0]
-        side_by_side = train(copies, args.model, env)
+        alone = train(copies[:1], stage, env)[0]
+        side_by_side = train(copies, stage, env)
     finally:
         shutil.rmtree(workdir)
     result = {

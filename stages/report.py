@@ -52,7 +52,8 @@ def read_history(curves):
             for acc, loss in zip(columns["accuracy"], columns["loss"], strict=False)
         ]
     except (KeyError, TypeError, ValueError) as error:
-        raise StageError(f"{curves['accuracy']}: not a training curve ({error!r})") from None
+        # both curve files share a directory: name it, as either file may be the one that is wrong
+        raise StageError(f"{curves['accuracy'].parent}: not a training curve ({error!r})") from None
 
 
 def load_model_outputs(name):

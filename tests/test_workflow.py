@@ -15,6 +15,7 @@ import time
 import pytest
 import yaml
 from conftest import ROOT, Project, ran_stages
+from test_pipeline_data import DATA_STAGES
 from test_pipeline_models import EVALUATE_STAGES, MODELS, TRAIN_STAGES
 
 
@@ -187,7 +188,7 @@ TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |WARNING: All log messages|tensorflow|on
 
 
 # Two halves of the forced re-run, so that the two test workers share it: half 1 also re-runs what no model owns.
-NO_MODEL_STAGES = ["download", "preprocess", "scratch_backprop", "plot_samples"]
+ARMS = {model: [train, evaluate] for model, train, evaluate in zip(MODELS, TRAIN_STAGES, EVALUATE_STAGES, strict=True)}
 
 
 @pytest.mark.parametrize("half", [0, 1])
@@ -198,9 +199,9 @@ def test_a_forced_rerun_reproduces_every_tracked_byte_and_prints_only_the_stages
     both give the same bytes. Every training and evaluation it runs also shows what they print.
     """
     models = MODELS[half::2]
-    stages = [stage for model in models for stage in arm_stages(model)]
+    stages = [stage for model in models for stage in ARMS[model]]
     if half == 1:
-        stages = NO_MODEL_STAGES + stages + ["report"]
+        stages = [*DATA_STAGES, *stages, "report"]
     result = quick_copy.dvc("repro", "--force", "--no-run-cache", "--single-item", *stages)
     assert ran_stages(result.stdout) == stages
     assert quick_copy.git("status", "--porcelain").stdout == ""
@@ -213,14 +214,8 @@ def test_a_forced_rerun_reproduces_every_tracked_byte_and_prints_only_the_stages
 
 
 def test_the_forced_reruns_halves_cover_every_stage(quick_project):
-    halves = [stage for model in MODELS for stage in arm_stages(model)] + NO_MODEL_STAGES + ["report"]
+    halves = [stage for arm in ARMS.values() for stage in arm] + [*DATA_STAGES, "report"]
     assert sorted(halves) == sorted(quick_project.dvc("stage", "list", "--name-only").stdout.split())
-
-
-def arm_stages(model):
-    """A model's training and evaluation stages, as dvc.yaml names them."""
-    suffix = "mlp" if model == "mlp" else f"lenet@{model.removeprefix('lenet-')}"
-    return [f"train_{suffix}", f"evaluate_{suffix}"]
 
 
 def readme_block(heading):
