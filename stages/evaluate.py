@@ -20,7 +20,7 @@ import pandas as pd
 import seaborn as sns
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from stages import params, quiet_tf
+from stages import inference, params, quiet_tf
 from stages.common import (
     CLASS_NAMES,
     EVALUATION_DIR,
@@ -64,10 +64,13 @@ def load_model(path):
         ) from None
 
 
-def evaluate(model, x_test, y_test, batch_size):
+def evaluate(model, x_test, y_test, batch_size, test_time_flip=False):
     """Test loss and accuracy, and the predicted class of every test image.
 
-    Recompiled with plain cross-entropy: a model trained with label smoothing
+    With `test_time_flip` (the model's training config) each prediction averages
+    the image's and its mirror image's probabilities (stages/inference.py), and
+    the loss is that of the averaged probabilities. Otherwise the model is
+    recompiled with plain cross-entropy: a model trained with label smoothing
     would otherwise report a smoothed test loss, not comparable with the others.
     Two passes on purpose: model.evaluate computes the cross-entropy from the
     softmax layer's logits, which a loss recomputed from predicted
@@ -75,8 +78,11 @@ def evaluate(model, x_test, y_test, batch_size):
     """
     import keras
 
-    model.compile(loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
     x_test = x_test.reshape(-1, *model.input_shape[1:])
+    if test_time_flip:
+        probabilities = inference.probabilities(model, x_test, batch_size, test_time_flip)
+        return inference.scores(probabilities, y_test), probabilities.argmax(axis=1)
+    model.compile(loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
     scores = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
     predicted = model.predict(x_test, batch_size=batch_size, verbose=0).argmax(axis=1)
     return scores, predicted
@@ -165,7 +171,7 @@ def main():
     x_test, y_test, labels = load_split("test")
     model = load_model(paths["model"])
 
-    scores, predicted = evaluate(model, x_test, y_test, batch_size)
+    scores, predicted = evaluate(model, x_test, y_test, batch_size, record["config"].get("test_time_flip", False))
     metrics = metrics_record(scores, record)
     figures = FIGURES_DIR / name
     save_figure(curves_figure(paths["curves"], name), figures / "curves.png")

@@ -11,7 +11,12 @@ bits there.
 
 Measured (tests/test_kernels.py): each cap below changes bits when lowered one
 level further, and with `avx2` an AVX2-only machine computes exactly what it
-computes unpinned. TensorFlow's other kernels (Eigen) are compiled for one
+computes unpinned. What the pin does not fix: under it oneDNN still gives other
+bits on another CPU model (an Intel Xeon and an AMD EPYC, both at AVX2, train
+different LeNet weights), most likely because it sizes its blocking from the
+CPU's caches. NumPy's and OpenBLAS's bits are the same on every AVX2 machine
+measured. So a model's bits are reproducible on the CPU model that made them,
+which `cpu_model()` names and the training records keep. TensorFlow's other kernels (Eigen) are compiled for one
 instruction set, and Keras' ops run through TensorFlow's; XLA, which compiles
 for the host CPU, is off because Keras does not JIT-compile under op
 determinism. None of those needs a pin.
@@ -39,6 +44,18 @@ PINS = {
     "native": {},
 }
 VARIABLES = sorted({name for pin in PINS.values() for name in pin})
+
+
+def cpuinfo(path=Path("/proc/cpuinfo")):
+    """The first processor's fields in /proc/cpuinfo (empty where there is none)."""
+    text = path.read_text().split("\n\n")[0] if path.exists() else ""
+    return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in text.splitlines())}
+
+
+def cpu_model(fields=None):
+    """The CPU's vendor, family and model number: what oneDNN's bits follow (module docstring)."""
+    fields = cpuinfo() if fields is None else fields
+    return f"{fields.get('vendor_id')} family {fields.get('cpu family')} model {fields.get('model')}"
 
 
 def configured_isa(path=PARAMS_FILE):

@@ -24,7 +24,7 @@ from stages.common import (
     run,
     write_text,
 )
-from stages.report_text import changes_from, overfitting_section, regularisers, sweep_section, table
+from stages.report_text import changes_from, inference_knobs, overfitting_section, regularisers, sweep_section, table
 
 SWEEP_FILE = REPORT_FILE.parent / "sweep.csv"  # `dvc exp show --csv` of the tuning sweep, committed (README)
 
@@ -193,6 +193,7 @@ def model_results(name, outputs):
         else f"weights from the last epoch ({training['weights_from_epoch']})"
     )
     extras = regularisers(config)
+    knobs = inference_knobs(config, outputs["validation"], training["train_samples"])
     per_class = table(
         ("class", "precision", "recall", "F1"),
         [(row["class"], row["precision"], row["recall"], row["f1"]) for row in outputs["per_class"]],
@@ -203,6 +204,7 @@ def model_results(name, outputs):
             f"(learning rate {config['learning_rate']:g}, {schedule_text(config)}) on {training['train_samples']:,} "
             f"training images; {kept}."
             + (f" Regularisation: {'; '.join(extras)}." if extras else "")
+            + "".join(f" {sentence}" for sentence in knobs)
             + f" Test loss **{metrics['test']['loss']:.4f}**, test accuracy **{metrics['test']['accuracy']:.4f}** "
             f"on {evaluation['test_samples']:,} test images.",
             image(figures / "curves.png", f"{name} training curves")

@@ -25,6 +25,26 @@ def regularisers(config):
     return found
 
 
+def inference_knobs(config, summary, train_samples):
+    """Sentences for the knobs that change what a trained model predicts with: the weight average, flip TTA."""
+    sentences = []
+    momentum = config.get("ema_momentum")
+    if momentum:
+        steps = -(-train_samples // config["batch_size"])
+        sentences.append(
+            f"Validation, the choice of epoch and the kept weights use an exponential moving average of the "
+            f"weights (momentum {momentum:g}: mostly the last {1 / (1 - momentum):,.0f} of the "
+            f"{steps:,} steps an epoch), which smooths out the noise of the latest updates."
+        )
+    if config.get("test_time_flip") and "tta_val_accuracy" in summary:
+        sentences.append(
+            "Each prediction averages the probabilities for the image and for its mirror image, so a garment "
+            f"is judged from both sides: validation accuracy {summary['tta_val_accuracy']:.4f} with it, "
+            f"{summary['best_val_accuracy']:.4f} from the image alone at the best epoch."
+        )
+    return sentences
+
+
 def overfitting_signs(history):
     """What the curves say: where validation loss bottomed out and how far the end is from it."""
     best = min(history, key=lambda row: row["val_loss"])
@@ -158,6 +178,9 @@ WHY = {
     "schedule": "a short warm-up avoids early instability at a high rate; cosine decay to 0 settles into a minimum",
     "batch_size": "larger batches make each epoch faster on these CPUs",
     "learning_rate": "with batch-norm and a warm-up, a higher peak rate trains in fewer epochs",
+    "epochs": "more epochs give the cosine schedule a longer, slower descent",
+    "ema_momentum": "an average of the recent weights generalises better than the last noisy update",
+    "test_time_flip": "garments are the same class mirrored, so averaging both views cancels some errors",
 }
 
 
@@ -180,23 +203,44 @@ def _short(value):
 
 
 def sweep_section(rows):
-    """The sweep's runs (rows of `dvc exp show --csv`: name, best validation accuracy, the params varied)."""
-    score = next((key for key in rows[0] if key.endswith("best_val_accuracy")), None) if rows else None
-    rows = [row for row in rows if score and row["Experiment"] and row[score] not in ("", "-", "!")]
+    """The sweep's runs (rows of `dvc exp show --csv`): name, the params varied, the best epoch's validation
+    accuracy and, for runs with flip TTA, the saved model's with it: the figure each run is ranked by."""
+    columns = list(rows[0]) if rows else []
+    best = next((key for key in columns if key.endswith("best_val_accuracy")), None)
+    tta = next((key for key in columns if key.endswith("tta_val_accuracy")), None)
+    rows = [row for row in rows if best and row["Experiment"] and _is_number(row[best])]
     if not rows:  # only the baseline, which `dvc exp show` lists without a name
         return ""
-    params = [key for key in rows[0] if key.startswith("lenet.")]
+    params = [key for key in columns if key.startswith("lenet.")]
     variant = params[0].split(".")[1]
-    ranked = sorted(rows, key=lambda row: -float(row[score]))
+
+    def score(row):
+        return float(row[tta]) if tta and _is_number(row[tta]) else float(row[best])
+
+    header = [key.removeprefix(f"lenet.{variant}.") for key in params] + ["best val accuracy"]
+    if tta:
+        header.append("with flip TTA")
     return "\n\n".join(
         [
             f"### The sweep behind lenet-{variant}",
             "`reports/sweep.csv`: every run of the DVC experiment sweep (README, Tuning), with the params it "
-            f"varied and the best validation accuracy of lenet-{variant}. Chosen on validation accuracy alone; the "
-            "test set was used once, on the winner.",
+            f"varied and lenet-{variant}'s validation accuracy at its best epoch"
+            + (", and the saved model's with flip TTA where the run predicts so (the figure ranked)" if tta else "")
+            + ". Chosen on validation accuracy alone; the test set was used once, on the winner.",
             table(
-                ["experiment"] + [key.removeprefix(f"lenet.{variant}.") for key in params] + ["best val accuracy"],
-                [[row["Experiment"]] + [row[key] for key in params] + [row[score]] for row in ranked],
+                ["experiment", *header],
+                [
+                    [row["Experiment"], *(row[key] for key in params), row[best], *([row[tta] or "-"] if tta else [])]
+                    for row in sorted(rows, key=lambda row: -score(row))
+                ],
             ),
         ]
     )
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -83,6 +83,9 @@ class Fit(Section):
     learning_rate: Annotated[float, Field(gt=0, le=1)]
     weight_decay: Annotated[float, Field(ge=0, lt=1)]
     label_smoothing: Fraction
+    # Validation, the saved weights and evaluation use an exponential moving average of the weights
+    # (Polyak averaging) with this momentum; 0 = the weights as trained.
+    ema_momentum: Annotated[float, Field(ge=0, lt=1)]
     schedule: Schedule
     restore_best_weights: bool
     monitor: Literal["val_accuracy", "val_loss"]
@@ -118,6 +121,8 @@ class Lenet(Fit):
     dense_dropout: Fraction  # before each hidden dense layer
     activation: Activation
     augment: Augment
+    # Predictions average the image and its mirror image: at evaluation, and for the recorded validation score.
+    test_time_flip: bool
 
     @model_validator(mode="after")
     def _one_entry_per_conv(self):

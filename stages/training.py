@@ -11,7 +11,7 @@ import math
 import time
 from pathlib import Path
 
-from stages import quiet_tf
+from stages import inference, kernels, quiet_tf
 from stages.artifacts import save_keras_model
 from stages.common import CURVES, model_outputs, write_json, write_text
 
@@ -83,9 +83,11 @@ def compile_model(model, fit, steps_per_epoch, steps_per_execution):
     import keras
 
     # Adam and the others apply no decay unless given a value; AdamW always needs one.
-    decay = {"weight_decay": fit.weight_decay} if fit.weight_decay or fit.optimizer == "adamw" else {}
+    options = {"weight_decay": fit.weight_decay} if fit.weight_decay or fit.optimizer == "adamw" else {}
+    if fit.ema_momentum:
+        options |= {"use_ema": True, "ema_momentum": fit.ema_momentum}
     optimizer = getattr(keras.optimizers, OPTIMIZERS[fit.optimizer])(
-        learning_rate=learning_rate(fit, steps_per_epoch), **decay
+        learning_rate=learning_rate(fit, steps_per_epoch), **options
     )
     model.compile(
         optimizer=optimizer,
@@ -123,9 +125,11 @@ def epoch_logger(live, epochs):
 def what_decides_the_bits(cpu_isa, train_params):
     """Besides params, code and data: what makes two machines train the same bytes (README, Reproducibility).
 
-    Nothing that differs between machines giving the same bits (CPU model, host name) belongs here.
+    The CPU model belongs here because oneDNN's bits follow it even under the `cpu_isa` pin
+    (stages/kernels.py); nothing else that differs between machines (host name, core count) does.
     """
     return {
+        "cpu_model": kernels.cpu_model(),
         "cpu_isa": cpu_isa,
         "intra_op_threads": train_params.intra_op_threads,
         "packages": {name: importlib.metadata.version(name) for name in BIT_PACKAGES},
@@ -137,6 +141,10 @@ def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
 
     With restore_best_weights the saved weights are those of the epoch with the
     best validation score: only validation data chooses, never the test set.
+    With an EMA of the weights, validation scores, the choice of epoch and the
+    saved weights are the average's. With `test_time_flip` in `config` (as evaluate
+    reads it from the record) the summary adds the saved model's validation scores
+    as evaluation predicts (stages/inference.py).
     `config` is recorded so that the report can describe the model from outputs alone.
     """
     import keras
@@ -157,7 +165,9 @@ def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
     paths = model_outputs(name)
     # dvcyaml=False: dvc.yaml declares these outputs itself; no experiment of DVCLive's own either.
     live = Live(dir=str(paths["live"]), dvcyaml=False, save_dvc_exp=False)
-    callbacks = [epoch_logger(live, epochs), best]
+    # Before `best`: at each epoch's end the EMA weights are swapped in, so `best` keeps those.
+    ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if fit_params.ema_momentum else []
+    callbacks = [epoch_logger(live, epochs), *ema, best]
     if fit_params.schedule.kind == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
@@ -206,6 +216,11 @@ def fit(model, name, train, val, fit_params, train_params, config, cpu_isa):
         best_val_accuracy=round(float(history["val_accuracy"][best_index]), DIGITS),
         best_val_loss=round(float(history["val_loss"][best_index]), DIGITS),
     )
+    if config.get("test_time_flip"):
+        x_val, y_val = val
+        predicted = inference.probabilities(model, x_val, train_params.validation_batch_size, True)
+        flipped = inference.scores(predicted, y_val)
+        live.summary.update({f"tta_val_{key}": round(value, DIGITS) for key, value in flipped.items()})
     live.end()
     log_timing(name, seconds, epochs * len(x_train) / seconds)
     print(

@@ -24,16 +24,9 @@ FINGERPRINTS = json.loads((ROOT / "tests/kernel_bits.json").read_text())  # the 
 PIN = kernels.PINS["avx2"]
 
 
-def cpuinfo():
-    """The first processor's fields in /proc/cpuinfo (empty where there is none)."""
-    path = Path("/proc/cpuinfo")
-    text = path.read_text().split("\n\n")[0] if path.exists() else ""
-    return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in text.splitlines())}
-
-
-CPU = cpuinfo()
+CPU = kernels.cpuinfo()
 CPU_FLAGS = set(CPU.get("flags", "").split())
-CPU_MODEL = f"{CPU.get('vendor_id')} family {CPU.get('cpu family')} model {CPU.get('model')}"
+CPU_MODEL = kernels.cpu_model(CPU)
 PORTABLE_PROBES = ("numpy_exp_float32", "numpy_exp_float64", "openblas_matmul")
 x86_with_avx2 = pytest.mark.skipif(
     platform.machine() != "x86_64" or "avx2" not in CPU_FLAGS, reason="the pin is for x86-64 machines with AVX2"

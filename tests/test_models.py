@@ -204,6 +204,8 @@ def test_augmented_training_with_every_new_knob_is_deterministic(small_data, tmp
         optimizer="adamw",
         weight_decay=1e-4,
         label_smoothing=0.1,
+        ema_momentum=0.9,
+        test_time_flip=True,
         batch_size=128,
         schedule={"kind": "cosine", "warmup_epochs": 1},
     )

@@ -1,4 +1,11 @@
-from stages.report_text import changes_from, overfitting_signs, regularisers, sweep_section, verdict
+from stages.report_text import (
+    changes_from,
+    inference_knobs,
+    overfitting_signs,
+    regularisers,
+    sweep_section,
+    verdict,
+)
 
 
 def history(train_acc, val_acc, train_loss, val_loss):
@@ -94,3 +101,25 @@ def test_the_sweep_table_ranks_runs_by_validation_accuracy():
     assert "| experiment | dropout | best val accuracy |" in text
     assert sweep_section([]) == ""
     assert sweep_section(rows[1:2]) == ""
+
+
+def test_runs_with_flip_tta_are_ranked_by_the_saved_models_validation_accuracy():
+    best, tta = (f"reports/live/lenet-tuned/metrics.json:{key}" for key in ("best_val_accuracy", "tta_val_accuracy"))
+    rows = [
+        {"Experiment": "plain", best: "0.9400", tta: "", "lenet.tuned.test_time_flip": "False"},
+        {"Experiment": "flip", best: "0.9390", tta: "0.9420", "lenet.tuned.test_time_flip": "True"},
+        {"Experiment": "running", best: "!", tta: "!", "lenet.tuned.test_time_flip": "True"},
+    ]
+    text = sweep_section(rows)
+    assert "| experiment | test_time_flip | best val accuracy | with flip TTA |" in text
+    assert text.index("| flip | True | 0.9390 | 0.9420 |") < text.index("| plain | False | 0.9400 | - |")
+    assert "running" not in text
+
+
+def test_the_report_explains_the_weight_average_and_flip_tta_from_the_outputs():
+    config = {"ema_momentum": 0.999, "test_time_flip": True, "batch_size": 128}
+    summary = {"best_val_accuracy": 0.9402, "tta_val_accuracy": 0.9431}
+    ema, flip = inference_knobs(config, summary, 48_000)
+    assert "momentum 0.999: mostly the last 1,000 of the 375 steps an epoch" in ema
+    assert "validation accuracy 0.9431 with it, 0.9402 from the image alone" in flip
+    assert inference_knobs({"ema_momentum": 0.0, "test_time_flip": False, "batch_size": 32}, summary, 48_000) == []
