@@ -9,7 +9,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: repro pipeline test lint setup lock offline-plots data bench clean
+.PHONY: repro pipeline test lint setup lock offline-plots data bench check-pr clean
 
 repro: setup data  ## create .venv, install the lock, run the whole pipeline
 	@$(MAKE) --no-print-directory pipeline
@@ -87,6 +87,13 @@ data:
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; } \
 			|| echo "could not install dataset-fashion-mnist; the download stage will try the mirrors"; \
 	fi
+
+# What CI runs on a pull request (.github/workflows/check-pr.yml): set up, then ci/check-pr, which pulls
+# from the team's DVC remote, reproduces what the change touches and writes $(COMMENT) for the review.
+BASE ?= origin/main
+COMMENT ?= pr-comment.md
+check-pr: setup
+	ci/check-pr $(BASE) $(COMMENT)
 
 bench: setup data  ## time the pipeline against bare Keras, and what a second core gives (see benchmarks/)
 	python -m benchmarks.run

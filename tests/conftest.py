@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from filelock import FileLock
+from ssh_server import ENV_VAR as SSH_ENV_VAR
+from ssh_server import INSTALL_HINT, SSHD, SshServer
 
 from benchmarks.project import make_copy, set_params
 from stages import params
@@ -138,6 +140,16 @@ class Project:
         result = self.run("make", "-s", "pipeline")
         return ran_stages(result.stdout + result.stderr)
 
+    def use_remote(self, server, storage):
+        """Make `storage` on `server` the default DVC remote, as a teammate would: the URL in .dvc/config
+        (committed), the user and key in .dvc/config.local (`dvc remote modify --local`, kept out of git)."""
+        self.dvc("remote", "add", "--force", "--default", "team", server.url(storage))
+        self.set_credentials(server)
+
+    def set_credentials(self, server):
+        for key, value in server.dvc_settings().items():
+            self.dvc("remote", "modify", "--local", "team", key, value)
+
     def set_params(self, **dotted):
         set_params(self.path / "params.yaml", dotted)
 
@@ -224,6 +236,19 @@ def quick_copy(quick_project, tmp_path):
     path = tmp_path / "copy"
     shutil.copytree(quick_project.path, path, symlinks=True, ignore=_without_dvc_tmp(quick_project.path))
     return Project(path, quick_project.env)
+
+
+@pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory):
+    """The OpenSSH server .ci/run started (named by $DVC_TEST_SSH), else one of this session's own."""
+    if os.environ.get(SSH_ENV_VAR):
+        yield SshServer.attach(os.environ[SSH_ENV_VAR])
+        return
+    if not SSHD.exists():
+        pytest.skip(f"no OpenSSH server for the remote tests: {INSTALL_HINT}")
+    server = SshServer(tmp_path_factory.mktemp("sshd")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
