@@ -42,22 +42,28 @@ setup: $(VENV)/.installed offline-plots
 # `make lock`. pip installs only uv, by its locked hashes; uv then makes .venv hold exactly the lock.
 # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our CI machines) Python would otherwise
 # compile the sources again in every process: importing TensorFlow took 14 s instead of 7 (measured).
-$(VENV)/.installed: requirements.txt .python-version
+# REQUIREMENTS=requirements-gpu.txt installs the GPU lock instead (README, "Sharing and scaling"): never by itself.
+REQUIREMENTS ?= requirements.txt
+$(VENV)/.installed: $(REQUIREMENTS) .python-version
 	@$(PYTHON) -c 'import sys; want = open(".python-version").read().strip(); have = "%d.%d" % sys.version_info[:2]; \
 		sys.exit(0 if have == want else f"error: $(PYTHON) is Python {have}; .python-version asks for {want} (make PYTHON=python{want})")'
 	$(PYTHON) -m venv $(VENV)
-	awk '/^uv==/ {p = 1; print; next} p && /^ / {print; next} {p = 0}' requirements.txt > $(VENV)/uv.lock.txt
+	awk '/^uv==/ {p = 1; print; next} p && /^ / {print; next} {p = 0}' $(REQUIREMENTS) > $(VENV)/uv.lock.txt
 	$(VENV)/bin/pip install --quiet --no-deps --require-hashes -r $(VENV)/uv.lock.txt
-	$(VENV)/bin/uv pip sync --quiet --compile-bytecode --require-hashes --python $(VENV)/bin/python requirements.txt
+	$(VENV)/bin/uv pip sync --quiet --compile-bytecode --require-hashes --python $(VENV)/bin/python $(REQUIREMENTS)
 	touch $@
 
 # Re-lock after editing requirements.in; `make lock UPGRADE=keras` moves one package (README, "Dependencies").
-# Pins already in the lock stay unless requirements.in or UPGRADE asks otherwise.
+# Pins already in the lock stay unless requirements.in or UPGRADE asks otherwise. The GPU lock follows:
+# requirements.in with TensorFlow's CUDA build for tensorflow-cpu, every other package held at the CPU lock's pin.
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
+	--python-version $$(cat .python-version) --python-platform x86_64-manylinux_2_28
 LOCK ?= requirements.txt
+GPU_LOCK ?= requirements-gpu.txt
 lock: $(VENV)/.installed
-	$(VENV)/bin/uv pip compile --quiet requirements.in --generate-hashes --custom-compile-command "make lock" \
-		--python-version $$(cat .python-version) --python-platform x86_64-manylinux_2_28 -o $(LOCK) \
-		$(if $(UPGRADE),--upgrade-package $(UPGRADE))
+	$(UV_COMPILE) requirements.in -o $(LOCK) $(if $(UPGRADE),--upgrade-package $(UPGRADE))
+	{ grep -v '^tensorflow-cpu==' requirements.in; sed -n 's/^tensorflow-cpu==/tensorflow[and-cuda]==/p' requirements.in; } | \
+		$(UV_COMPILE) - -c $(LOCK) -o $(GPU_LOCK)
 
 # Offline `dvc plots` pages: vega, vega-lite and vega-embed, pinned in package-lock.json, inlined
 # into a page template that .dvc/config.local names (see .dvc/offline-plots/build.py).

@@ -1,4 +1,7 @@
-"""The environment is the lock: requirements.txt is up to date with requirements.in, .venv holds exactly it."""
+"""The environment is the lock: requirements.txt is up to date with requirements.in, .venv holds exactly it.
+
+requirements-gpu.txt, the GPU machines' lock, is generated beside it and differs only in TensorFlow's build.
+"""
 
 import re
 import shutil
@@ -10,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.txt"
+GPU_LOCK = ROOT / "requirements-gpu.txt"
+VENV = Path(sys.executable).parents[1]
 UV = shutil.which("uv", path=str(Path(sys.executable).parent))
 needs_uv = pytest.mark.skipif(UV is None, reason="uv is not installed beside this Python (make setup installs it)")
 
@@ -22,26 +27,40 @@ def pins(text):
     return {normalise(name): version for name, version in re.findall(r"(?m)^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", text)}
 
 
-def test_every_locked_package_has_hashes():
-    blocks = re.split(r"(?m)^(?=[A-Za-z0-9])", LOCK.read_text())
+@pytest.mark.parametrize("lock", [LOCK, GPU_LOCK], ids=lambda path: path.name)
+def test_every_locked_package_has_hashes(lock):
+    blocks = re.split(r"(?m)^(?=[A-Za-z0-9])", lock.read_text())
     for block in blocks:
         if "==" in block.splitlines()[0]:
             assert "--hash=sha256:" in block, block.splitlines()[0]
 
 
+def test_the_gpu_lock_swaps_tensorflows_build_and_moves_no_other_pin():
+    cpu, gpu = pins(LOCK.read_text()), pins(GPU_LOCK.read_text())
+    assert gpu["tensorflow"] == cpu["tensorflow-cpu"]
+    assert "tensorflow-cpu" not in gpu
+    shared = set(cpu) & set(gpu)
+    assert {name: (cpu[name], gpu[name]) for name in shared if cpu[name] != gpu[name]} == {}
+    assert set(cpu) - shared == {"tensorflow-cpu"}
+    assert all(name.startswith("nvidia-") for name in set(gpu) - shared - {"tensorflow"})
+
+
 @needs_uv
 def test_the_lock_is_up_to_date_with_requirements_in(tmp_path):
     """Re-locking keeps every existing pin, so an up-to-date lock comes back byte for byte."""
-    fresh = tmp_path / "requirements.txt"
-    shutil.copy(LOCK, fresh)
+    for name in ("Makefile", "requirements.in", ".python-version", LOCK.name, GPU_LOCK.name):
+        shutil.copy(ROOT / name, tmp_path)  # a copy, so that the locks' "via" notes name the files as make lock does
+    fresh, fresh_gpu = tmp_path / LOCK.name, tmp_path / GPU_LOCK.name
     subprocess.run(
-        ["make", "-s", "lock", f"LOCK={fresh}", f"VENV={Path(sys.executable).parents[1]}"],
-        cwd=ROOT,
+        # -o: the venv these tests run in is not to be rebuilt for the copies' newer requirements files
+        ["make", "-s", "-o", f"{VENV}/.installed", "lock", f"VENV={VENV}"],
+        cwd=tmp_path,
         check=True,
         timeout=300,
         capture_output=True,
     )
     assert fresh.read_text() == LOCK.read_text(), "requirements.txt is stale: run `make lock` and commit it"
+    assert fresh_gpu.read_text() == GPU_LOCK.read_text(), "requirements-gpu.txt is stale: run `make lock`"
 
 
 @needs_uv
