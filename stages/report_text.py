@@ -178,7 +178,6 @@ WHY = {
     "schedule": "a short warm-up avoids early instability at a high rate; cosine decay to 0 settles into a minimum",
     "batch_size": "larger batches make each epoch faster on these CPUs",
     "learning_rate": "with batch-norm and a warm-up, a higher peak rate trains in fewer epochs",
-    "epochs": "more epochs give the cosine schedule a longer, slower descent",
     "ema_momentum": "an average of the recent weights generalises better than the last noisy update",
     "test_time_flip": "garments are the same class mirrored, so averaging both views cancels some errors",
 }
