@@ -4,7 +4,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, ran_stages
 from ssh_server import SSHD
 from test_remote import clone, share
 
@@ -26,7 +26,7 @@ def test_a_pull_request_retrains_only_what_it_touches_and_the_comment_shows_ever
     ci.git("checkout", "-q", "wider-dropout")
     # setup is the venv these tests run in (-o: not rebuilt for the clone's newer requirements.txt)
     made = ci.run("make", "-o", "setup", f"VENV={ROOT / '.venv'}", "BASE=origin/main", "check-pr", timeout=900)
-    ran = sorted(line.split("'")[1] for line in made.stdout.splitlines() if line.startswith("Running stage"))
+    ran = sorted(ran_stages(made.stdout))
     assert ran == ["evaluate_lenet@dropout", "report", "train_lenet@dropout"]
     assert ci.stale_stages() == set()
 

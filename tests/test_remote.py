@@ -90,9 +90,9 @@ def corrupt_or_partial(cache):
     return bad, temporary
 
 
-def interrupt(server, command, watched, min_bytes=1_000_000, timeout=120):
-    """Run `command` and kill `server` once more than `min_bytes` have landed under `watched`."""
-    process = subprocess.Popen(command.args, cwd=command.cwd, env=command.env, stdout=subprocess.PIPE, text=True)
+def interrupt(server, project, dvc_args, watched, min_bytes=1_000_000, timeout=120):
+    """Run `dvc <dvc_args>` in `project` and kill `server` once more than `min_bytes` have landed under `watched`."""
+    process = subprocess.Popen(["dvc", *dvc_args], cwd=project.path, env=project.env, stdout=subprocess.PIPE, text=True)
     output = []
     reader = threading.Thread(target=lambda: output.append(process.stdout.read()), daemon=True)
     reader.start()
@@ -113,11 +113,6 @@ def landed(directory):
     return total
 
 
-class Command:
-    def __init__(self, project, *args):
-        self.args, self.cwd, self.env = ["dvc", *args], project.path, project.env
-
-
 def test_an_interrupted_push_and_pull_complete_on_retry_with_no_corrupt_object(quick_copy, tmp_path):
     # A server of its own, as it is killed; 8 MB/s, so that the 30 MB of raw data take seconds.
     server = SshServer(tmp_path / "sshd", rate=8_000_000).start()
@@ -126,7 +121,7 @@ def test_an_interrupted_push_and_pull_complete_on_retry_with_no_corrupt_object(q
         quick_copy.git("commit", "-q", "-am", "the team's DVC remote")
         remote = server.storage / "interrupted"
 
-        interrupt(server, Command(quick_copy, "push", "--run-cache"), remote)
+        interrupt(server, quick_copy, ["push", "--run-cache"], remote)
         bad, temporary = corrupt_or_partial(remote)
         assert bad == []
         server.start()
@@ -138,7 +133,7 @@ def test_an_interrupted_push_and_pull_complete_on_retry_with_no_corrupt_object(q
         subprocess.run(["git", "clone", "-q", str(quick_copy.path), str(puller.path)], check=True, timeout=120)
         puller.set_credentials(server)
         cache = puller.path / ".dvc" / "cache"
-        interrupt(server, Command(puller, "pull"), cache)
+        interrupt(server, puller, ["pull"], cache)
         assert corrupt_or_partial(cache)[0] == []
         server.start()
         puller.dvc("pull")
