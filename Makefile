@@ -9,10 +9,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: repro pipeline test lint setup lock offline-plots data bench check-pr clean
+.PHONY: repro pipeline verify reference reference-runs test lint setup lock offline-plots data bench check-pr clean
 
-repro: setup data  ## create .venv, install the lock, run the whole pipeline
+repro: setup data  ## create .venv, install the lock, run the whole pipeline, judge the run
 	@$(MAKE) --no-print-directory pipeline
+	@$(MAKE) --no-print-directory verify
 
 # The pipeline on every core, with DVC's own parallel stage execution. What every model reads runs
 # first; then each model is one arm, `dvc repro --single-item train_<model> evaluate_<model>` (its
@@ -28,6 +29,24 @@ pipeline:
 	dvc stage list --name-only | sed -n 's/^train_\(.*\)/train_\1 evaluate_\1/p' | tac | \
 		xargs -r -L 1 -P $(NPROC) dvc --wait-for-lock repro --single-item
 	dvc --wait-for-lock repro
+
+# Did this run reproduce the committed one? identical, within the reference's interval, or OUTSIDE (exit 1).
+verify:
+	python -m ci.verify
+
+# The reference distribution (reference/dvc.yaml, a DVC project of its own; not part of `make repro`): every
+# model retrained on each of `reference.seeds`, as many runs at once as there are cores, then their summary.
+# Runs already recorded in git (reference/runs, reference/dvc.lock) are skipped, so a cut-off study resumes.
+# ONLY narrows it to the run stages whose names match an extended regex: ONLY='@(base|dropout)-' or ONLY='-4[2-6]$$'.
+ONLY ?= .
+reference: setup data
+	@$(MAKE) --no-print-directory reference-runs
+
+reference-runs:
+	dvc --wait-for-lock repro preprocess
+	cd reference && dvc stage list --name-only | grep '^run_' | grep -E -- '$(ONLY)' | \
+		xargs -r -L 1 -P $(NPROC) dvc --wait-for-lock repro --single-item
+	cd reference && dvc --wait-for-lock repro --single-item summary
 
 test: setup data lint  ## create .venv, install the lock, check the code's style, run the tests
 	python -m pytest

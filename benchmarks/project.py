@@ -14,7 +14,9 @@ from stages.common import model_outputs
 from stages.report import SWEEP_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT_DIRS = ("data/", "models/", "reports/")
+OUTPUT_DIRS = ("data/", "models/", "reports/", "reference/runs/")
+# The reference study's results: a copy starts without them, as it starts without the pipeline's.
+REFERENCE_RESULTS = ("reference/dvc.lock", "reference/summary.json")
 INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(),)  # committed by hand (README, Tuning); the report stage reads it
 
 
@@ -38,6 +40,7 @@ def copied_files():
         if f
         and (ROOT / f).is_file()
         and f != "dvc.lock"
+        and f not in REFERENCE_RESULTS
         and not f.startswith("benchmarks/")
         and not (f.startswith(OUTPUT_DIRS) and not f.endswith(".gitignore") and f not in INPUTS_AMONG_OUTPUTS)
     ]

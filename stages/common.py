@@ -29,20 +29,24 @@ PREDICTIONS_DIR = REPORTS_DIR / "predictions"
 PER_CLASS_DIR = REPORTS_DIR / "per_class"
 EVALUATION_DIR = REPORTS_DIR / "evaluation"
 REPORT_FILE = REPORTS_DIR / "report.md"
+# The reference distribution, a DVC project of its own (reference/dvc.yaml): one record a run, and their summary.
+REFERENCE_DIR = Path("reference")
+REFERENCE_RUNS_DIR = REFERENCE_DIR / "runs"
+REFERENCE_SUMMARY_FILE = REFERENCE_DIR / "summary.json"
 CURVES = ("accuracy", "loss")
 
 
-def model_outputs(name):
-    """Where a model's training writes: the model, its record directory, and what DVCLive logs.
+def model_outputs(name, root=Path()):
+    """Where a model's training writes, under `root`: the model, its record directory, and what DVCLive logs.
 
     DVCLive's layout under `live`: metrics.json (its summary: the last epoch, then the best one),
     plots/metrics/{train,eval}/<metric>.tsv (one row an epoch) and plots/custom/<metric>.json
     (train and validation side by side, one row an epoch: the curves DVC plots draw).
     """
-    live = LIVE_DIR / name
+    live = root / LIVE_DIR / name
     return {
-        "model": MODELS_DIR / f"{name}.keras",
-        "record": TRAINING_DIR / name,
+        "model": root / MODELS_DIR / f"{name}.keras",
+        "record": root / TRAINING_DIR / name,
         "live": live,
         "summary": live / "metrics.json",
         "curves": {metric: live / "plots" / "custom" / f"{metric}.json" for metric in CURVES},

@@ -83,8 +83,9 @@ def evaluate(model, x_test, y_test, batch_size, test_time_flip=False):
         probabilities = inference.probabilities(model, x_test, batch_size, test_time_flip)
         return inference.scores(probabilities, y_test), probabilities.argmax(axis=1)
     model.compile(loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
-    scores = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
-    predicted = model.predict(x_test, batch_size=batch_size, verbose=0).argmax(axis=1)
+    with quiet_tf.quiet_fit_and_predict():
+        scores = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        predicted = model.predict(x_test, batch_size=batch_size, verbose=0).argmax(axis=1)
     return scores, predicted
 
 

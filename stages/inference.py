@@ -10,14 +10,17 @@ on what the model is.
 
 import numpy as np
 
+from stages import quiet_tf
+
 WIDTH_AXIS = 2  # images are (batch, height, width, channels)
 
 
 def probabilities(model, images, batch_size, test_time_flip):
-    predicted = model.predict(images, batch_size=batch_size, verbose=0)
-    if test_time_flip:
-        mirrored = np.ascontiguousarray(np.flip(images, axis=WIDTH_AXIS))
-        predicted = (predicted + model.predict(mirrored, batch_size=batch_size, verbose=0)) / 2
+    with quiet_tf.quiet_fit_and_predict():
+        predicted = model.predict(images, batch_size=batch_size, verbose=0)
+        if test_time_flip:
+            mirrored = np.ascontiguousarray(np.flip(images, axis=WIDTH_AXIS))
+            predicted = (predicted + model.predict(mirrored, batch_size=batch_size, verbose=0)) / 2
     return predicted
 
 

@@ -33,7 +33,9 @@ data does not split into whole batches: it slices the last, partial batch with
 is always such a case, so the training stages use `predict_on_batch`, which
 builds no pipeline. With the default params every split divides into whole
 batches (48,000 by 32 and 128, 12,000 by 1,000), so no stage logs the line; a
-batch size that leaves a partial batch brings it back, harmlessly. A hand-built
+subset or batch size that leaves a partial batch (`data.max_train_samples: 3000`)
+brings it back, with absl's first-message warning before it, so `quiet_fit_and_predict()`
+drops exactly those two lines around `fit` and `predict`. A hand-built
 tf.data pipeline without that op avoids it for any batch size, but gives
 batch-norm layers other float rounding (measured: a different LeNet-5
 batch-norm model), so the stages keep Keras' own input. The Keras version does
@@ -53,6 +55,14 @@ STARTUP_NOTICES = (
     r"You may see slightly different numerical results due to floating-point round-off errors "
     r"from different computation orders\. To turn them off, set the environment variable "
     r"`TF_ENABLE_ONEDNN_OPTS=0`\."
+)
+
+# The spurious tf.data error (module docstring), matched whole, and absl's warning that precedes
+# the first line a process logs.
+SPURIOUS_DATASET_ERROR = (
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|E\d{4} [0-9:.]+ +\d+ node_def_util\.cc:\d+\] NodeDef mentions attribute use_unbounded_threadpool "
+    r"which is not in the op definition: Op<name=MapDataset;.*NodeDef: \{\{node ParallelMapDatasetV2/_\d+\}\}"
 )
 
 # Runs in a separate process, so that whatever TensorFlow writes before a hard
@@ -133,3 +143,11 @@ class stderr_without:
         self.saved = None
         with contextlib.suppress(subprocess.TimeoutExpired):  # a process we started still holds the pipe: let it be
             self.child.wait(timeout=30)
+
+
+def quiet_fit_and_predict():
+    """Around `model.fit` or `model.predict`: without the spurious tf.data error (module docstring).
+
+    Only when TF_CPP_MIN_LOG_LEVEL hides INFO lines (the stages' default): with 0 the user asked for everything.
+    """
+    return stderr_without(SPURIOUS_DATASET_ERROR) if min_log_level() >= 1 else contextlib.nullcontext()

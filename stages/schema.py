@@ -133,6 +133,20 @@ class Lenet(Fit):
         return self
 
 
+class Reference(Section):
+    """The reference distribution (reference/dvc.yaml): every model retrained on each seed, split unchanged."""
+
+    seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2)]
+    # a new run lands inside mean +- t * s * sqrt(1 + 1/n) this often when nothing is broken
+    confidence: Annotated[float, Field(gt=0.5, lt=1)]
+
+    @model_validator(mode="after")
+    def _distinct_seeds(self):
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must be distinct: a repeated seed is the same run twice")
+        return self
+
+
 class Params(Section):
     seed: Annotated[int, Field(ge=0)]
     cpu_isa: Literal[tuple(PINS)]  # the kernels' instruction set (stages/kernels.py)
@@ -143,3 +157,4 @@ class Params(Section):
     train: Train
     mlp: Mlp
     lenet: Annotated[dict[Name, Lenet], Field(min_length=1)]
+    reference: Reference

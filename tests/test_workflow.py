@@ -208,7 +208,8 @@ def test_a_forced_rerun_reproduces_every_tracked_byte_and_prints_only_the_stages
     lines = (result.stdout + result.stderr).splitlines()
     assert [line for line in lines if TF_LOG_LINE.search(line)] == []
     lenet_models = [model for model in models if model.startswith("lenet-")]
-    assert sum(line.startswith("epoch 1/1:") for line in lines) == len(lenet_models)  # one line an epoch
+    for model in lenet_models:  # one line an epoch, named
+        assert sum(line.startswith(f"{model} epoch 1/1: ") for line in lines) == 1, model
     for model in models:
         assert sum(line.startswith(f"{model}: test loss") for line in lines) == 1, model
 

@@ -1,0 +1,136 @@
+"""reference_summary stage: the reference distribution, from whatever runs have arrived in reference/runs/.
+
+Per model: n, mean, standard deviation, min and max of the test accuracy and loss
+over the seeds, and the interval `make verify` judges a new run by: a prediction
+interval for one more run, mean +- t * s * sqrt(1 + 1/n), with t the two-sided
+`reference.confidence` quantile of Student's t with n - 1 degrees of freedom. A
+run of a model that is not broken lands outside it with probability 1 - confidence.
+Also recorded: the params the runs were made with (verify judges nothing for a model
+whose params differ), the CPU models and the code version they came from.
+"""
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from stages import params
+from stages.common import REFERENCE_RUNS_DIR, REFERENCE_SUMMARY_FILE, StageError, run, write_json
+
+METRICS = ("accuracy", "loss")
+DIGITS = 4
+
+
+class Stats(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mean: float
+    std: float
+    min: float
+    max: float
+    interval: tuple[float, float]
+
+
+class ModelReference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(ge=2)
+    seeds: list[int]
+    test_accuracy: Stats
+    test_loss: Stats
+    params: dict
+
+
+class Summary(BaseModel):
+    """reference/summary.json: what this stage writes and `make verify` reads."""
+
+    model_config = ConfigDict(extra="forbid")
+    rule: str
+    confidence: float
+    split: dict
+    cpu_models: list[str]
+    code_versions: list[str]
+    models: dict[str, ModelReference]
+
+
+def load_summary(path=REFERENCE_SUMMARY_FILE):
+    """The committed summary, checked; a missing or damaged file is a one-line StageError."""
+    try:
+        return Summary.model_validate_json(Path(path).read_text())
+    except OSError as error:
+        raise StageError(f"{path}: cannot read the reference summary ({error.strerror})") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "the file"
+        raise StageError(f"{path}: not a reference summary ({where}: {first['msg']}); git checkout it") from None
+
+
+def t_quantile(confidence, dof):
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + confidence / 2, dof))
+
+
+def describe(values, confidence):
+    n = len(values)
+    mean, std = statistics.fmean(values), statistics.stdev(values)
+    half = t_quantile(confidence, n - 1) * std * math.sqrt(1 + 1 / n)
+    return {
+        "mean": round(mean, DIGITS + 1),
+        "std": round(std, DIGITS + 1),
+        "min": min(values),
+        "max": max(values),
+        "interval": [round(mean - half, DIGITS + 1), round(mean + half, DIGITS + 1)],
+    }
+
+
+def read_runs(runs_dir=REFERENCE_RUNS_DIR):
+    """{model: [run record, ...]} for every seed-*.json that has arrived, ordered by seed."""
+    runs = {}
+    for path in sorted(Path(runs_dir).glob("*/seed-*.json")):
+        try:
+            record = json.loads(path.read_text())
+            runs.setdefault(record["model"], []).append(record)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise StageError(f"{path}: not a reference run record ({error}); delete it and re-run its stage") from None
+    return {model: sorted(records, key=lambda r: r["seed"]) for model, records in sorted(runs.items())}
+
+
+def summarise(runs, raw_params, confidence):
+    models = {}
+    for model, records in runs.items():
+        if len(records) < 2:
+            continue  # one run has no spread
+        models[model] = {
+            "n": len(records),
+            "seeds": [r["seed"] for r in records],
+            **{f"test_{m}": describe([r["test"][m] for r in records], confidence) for m in METRICS},
+            "params": params.check(raw_params, params.model_key(model)).model_dump(),
+        }
+    runs_used = [r for model in models for r in runs[model]]
+    return {
+        "rule": "within when inside mean +- t * std * sqrt(1 + 1/n), t the two-sided confidence quantile, n - 1 dof",
+        "confidence": confidence,
+        "split": {"seed": raw_params["seed"], "data": raw_params["data"]},
+        "cpu_models": sorted({r["bits_decided_by"]["cpu_model"] for r in runs_used}),
+        "code_versions": sorted({r["code_version"] for r in runs_used}),
+        "models": models,
+    }
+
+
+def main():
+    raw = params.load()
+    reference = params.check(raw, "reference")
+    params.check(raw, "seed", "data")
+    runs = read_runs()
+    if not runs:
+        raise StageError(f"{REFERENCE_RUNS_DIR}: no run has arrived yet; run 'dvc repro' in reference/ first")
+    summary = Summary.model_validate(summarise(runs, raw, reference.confidence)).model_dump(mode="json")
+    write_json(REFERENCE_SUMMARY_FILE, summary)
+    for model, stats in summary["models"].items():
+        acc = stats["test_accuracy"]
+        print(f"{model}: n {stats['n']}, test accuracy {acc['mean']:.4f} +- {acc['std']:.4f}, within {acc['interval']}")
+
+
+if __name__ == "__main__":
+    run(main)
