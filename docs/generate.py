@@ -1,11 +1,12 @@
 """Rewrite the generated blocks of README.md and docs/*.md from the committed results.
 
-    python docs/generate.py            # rewrite every block from reports/ and benchmarks/
+    python docs/generate.py            # rewrite every block from reports/, benchmarks/, tests/kernel_bits.json
     python docs/generate.py --check    # change nothing; exit 1 naming each block that differs
 
 A block is the text between `<!-- generated: NAME -->` and `<!-- end: NAME -->`. BLOCKS maps
 each NAME to the function that renders it, so a page never restates a figure by hand: a new
-block is one function and one BLOCKS entry, a new results column one RESULT_COLUMNS entry.
+block is one function and one BLOCKS entry; a new results column is one RESULT_COLUMNS entry
+(and, from a new file, one row_inputs entry).
 Standard library and PyYAML only: no TensorFlow, fast enough for a test.
 """
 
@@ -60,20 +61,25 @@ def number(value):
     return text.rstrip("0").rstrip(".")
 
 
-def params_cell(m):
-    p = m["params"]
+def row_inputs(root, model):
+    """Each committed file a results row may show, by name: a column from a new file adds its entry here."""
+    return {"metrics": read_json(root, f"reports/metrics/{model}.json")}
+
+
+def params_cell(model, d):
+    p = d["metrics"]["params"]
     return f"{p['total']:,}" + (f" ({p['non_trainable']:,} non-trainable)" if p.get("non_trainable") else "")
 
 
-def hand_in_cell(model, _metrics):
+def hand_in_cell(model, d):
     return "{:.3f} / {:.3f}".format(*HAND_IN[model]) if model in HAND_IN else "beyond the assignment"
 
 
-RESULT_COLUMNS = {  # header: cell(model, reports/metrics/<model>.json)
-    "model": lambda model, m: f"`{model}`",
-    "test accuracy": lambda model, m: f"{m['test']['accuracy']:.4f}",
-    "test loss": lambda model, m: f"{m['test']['loss']:.4f}",
-    "params": lambda model, m: params_cell(m),
+RESULT_COLUMNS = {  # header: cell(model, row_inputs(root, model))
+    "model": lambda model, d: f"`{model}`",
+    "test accuracy": lambda model, d: f"{d['metrics']['test']['accuracy']:.4f}",
+    "test loss": lambda model, d: f"{d['metrics']['test']['loss']:.4f}",
+    "params": params_cell,
     "hand-in loss / accuracy": hand_in_cell,
 }
 
@@ -81,8 +87,8 @@ RESULT_COLUMNS = {  # header: cell(model, reports/metrics/<model>.json)
 def results(root):
     rows = []
     for model in models(root):
-        metrics = read_json(root, f"reports/metrics/{model}.json")
-        rows.append([cell(model, metrics) for cell in RESULT_COLUMNS.values()])
+        inputs = row_inputs(root, model)
+        rows.append([cell(model, inputs) for cell in RESULT_COLUMNS.values()])
     seed = yaml.safe_load((root / "params.yaml").read_text())["seed"]
     note = f"_From `reports/metrics/<model>.json`, seed {seed}; `python docs/generate.py` rewrites it._\n"
     return table(list(RESULT_COLUMNS), rows) + "\n" + note

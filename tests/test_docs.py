@@ -150,19 +150,21 @@ def test_every_relative_link_and_anchor_resolves(page):
 
 
 def test_a_missing_file_or_anchor_is_reported(tmp_path):
-    (tmp_path / "other.md").write_text("# Title\n\n## Part one\n\n## Part one\n")
-    page = tmp_path / "page.md"
+    root = tmp_path / "repository"
+    root.mkdir()
+    (tmp_path / "outside.md").write_text("# Outside\n")
+    (root / "other.md").write_text("# Title\n\n## Part one\n\n## Part one\n")
+    page = root / "page.md"
     page.write_text(
         "# Here\n\n[ok](other.md#part-one-1) [ok](#here) [web](https://example.org/x#y) `[code](nowhere.md)`\n"
         "```\n[fenced](nowhere.md)\n```\n"
-        "[gone](missing.md) [bad](other.md#part-two) [bad](#there) [outside](../x.md)\n"
+        "[gone](missing.md) [bad](other.md#part-two) [bad](#there) [outside](../outside.md)\n"
     )
-    (tmp_path.parent / "x.md").write_text("")
-    assert [line.split(":")[0] for line in broken_links(page, tmp_path)] == [
+    assert [line.split(":")[0] for line in broken_links(page, root)] == [
         "missing.md",
         "other.md#part-two",
         "#there",
-        "../x.md",
+        "../outside.md",
     ]
 
 
