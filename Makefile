@@ -61,7 +61,7 @@ setup: $(VENV)/.installed offline-plots
 # `make lock`. pip installs only uv, by its locked hashes; uv then makes .venv hold exactly the lock.
 # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our CI machines) Python would otherwise
 # compile the sources again in every process: importing TensorFlow took 14 s instead of 7 (measured).
-# REQUIREMENTS=requirements-gpu.txt installs the GPU lock instead (README, "Sharing and scaling"): never by itself.
+# REQUIREMENTS=requirements-gpu.txt installs the GPU lock instead (docs/sharing.md): never by itself.
 REQUIREMENTS ?= requirements.txt
 $(VENV)/.installed: $(REQUIREMENTS) .python-version
 	@$(PYTHON) -c 'import sys; want = open(".python-version").read().strip(); have = "%d.%d" % sys.version_info[:2]; \
@@ -72,7 +72,7 @@ $(VENV)/.installed: $(REQUIREMENTS) .python-version
 	$(VENV)/bin/uv pip sync --quiet --compile-bytecode --require-hashes --python $(VENV)/bin/python $(REQUIREMENTS)
 	touch $@
 
-# Re-lock after editing requirements.in; `make lock UPGRADE=keras` moves one package (README, "Dependencies").
+# Re-lock after editing requirements.in; `make lock UPGRADE=keras` moves one package (docs/development.md).
 # Pins already in the lock stay unless requirements.in or UPGRADE asks otherwise. The GPU lock follows:
 # requirements.in with TensorFlow's CUDA build for tensorflow-cpu, every other package held at the CPU lock's pin.
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \

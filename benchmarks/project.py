@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_DIRS = ("data/", "models/", "reports/", "reference/runs/")
 # The reference study's results: a copy starts without them, as it starts without the pipeline's.
 REFERENCE_RESULTS = ("reference/dvc.lock", "reference/summary.json")
-INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(),)  # committed by hand (README, Tuning); the report stage reads it
+INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(),)  # committed by hand (docs/tuning.md); the report stage reads it
 
 
 def copied_files():

@@ -154,8 +154,50 @@ def cpu_models(root):
     )
 
 
+def where(value, low, high):
+    return "below" if value < low else "above" if value > high else "within"
+
+
+def distributions(root):
+    """Each model over the reference's seeds (reference/summary.json) beside the committed run and the hand-in."""
+    summary = read_json(root, "reference/summary.json")
+    rows = []
+    for model in models(root):
+        stats = summary["models"].get(model)
+        if stats is None:
+            continue
+        acc, loss = stats["test_accuracy"], stats["test_loss"]
+        committed = read_json(root, f"reports/metrics/{model}.json")["test"]
+        hand_in = "beyond the assignment"
+        if model in HAND_IN:
+            hand_loss, hand_acc = HAND_IN[model]
+            hand_in = (
+                f"accuracy {hand_acc:.3f} {where(hand_acc, *acc['interval'])}, "
+                f"loss {hand_loss:.3f} {where(hand_loss, *loss['interval'])}"
+            )
+        rows.append(
+            [
+                f"`{model}`",
+                stats["n"],
+                f"{acc['mean']:.4f} ± {acc['std']:.4f}",
+                f"{acc['min']:.4f} to {acc['max']:.4f}",
+                f"{acc['interval'][0]:.4f} to {acc['interval'][1]:.4f}",
+                f"{loss['mean']:.4f} ± {loss['std']:.4f}",
+                f"{committed['accuracy']:.4f}",
+                hand_in,
+            ]
+        )
+    header = ["model", "seeds", "test accuracy, mean ± sd", "min to max", f"{summary['confidence']:.0%} interval"]
+    header += ["test loss, mean ± sd", "committed run", "the hand-in against the interval"]
+    made = ", ".join(summary["cpu_models"])
+    return table(header, rows) + (
+        f"\n_From `reference/summary.json` (runs on {made}); `python docs/generate.py` rewrites it._\n"
+    )
+
+
 BLOCKS = {
     "results": results,
+    "distributions": distributions,
     "cpu-models": cpu_models,
     "benchmark": benchmark,
     "two-processes": two_processes,

@@ -26,7 +26,7 @@ from stages.common import (
 )
 from stages.report_text import changes_from, inference_knobs, overfitting_section, regularisers, sweep_section, table
 
-SWEEP_FILE = REPORT_FILE.parent / "sweep.csv"  # `dvc exp show --csv` of the tuning sweep, committed (README)
+SWEEP_FILE = REPORT_FILE.parent / "sweep.csv"  # `dvc exp show --csv` of the tuning sweep, committed (docs/tuning.md)
 
 
 def read_csv(path):

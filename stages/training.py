@@ -134,7 +134,7 @@ def progress_line(name, done, epochs, logs, seconds_per_epoch):
 
 
 def what_decides_the_bits(cpu_isa, train_params):
-    """Besides params, code and data: what makes two machines train the same bytes (README, Reproducibility).
+    """Besides params, code and data: what makes two machines train the same bytes (docs/reproducibility.md).
 
     The CPU model belongs here because oneDNN's bits follow it even under the `cpu_isa` pin
     (stages/kernels.py); nothing else that differs between machines (host name, core count) does.

@@ -135,7 +135,7 @@ def test_every_recorded_machine_agrees_on_the_portable_probes():
 @x86_with_avx2
 def test_onednn_computes_the_bits_recorded_for_this_cpu_model(pinned):
     """oneDNN picks its convolution's blocking from the CPU it finds, within the pinned instruction set:
-    the same CPU model must give the same bits; another model may give others (README, Reproducibility)."""
+    the same CPU model must give the same bits; another model may give others (docs/reproducibility.md)."""
     if CPU_MODEL not in FINGERPRINTS["machines"]:
         pytest.skip(
             f"{CPU_MODEL} is not in tests/kernel_bits.json: record it with `python tests/kernel_probe.py --pinned`"

@@ -2,7 +2,7 @@
 
 DVC's default page loads vega, vega-lite and vega-embed from cdn.jsdelivr.net, so on a machine
 without internet every interactive chart is blank. This script inlines the three libraries,
-pinned in package-lock.json and installed by `npm ci` (README's set-up, `make setup`, runs both),
+pinned in package-lock.json and installed by `npm ci` (`make setup` runs both),
 into offline.html next to it, then points the repository's local DVC config at that template:
 
     .dvc/config.local:  [plots] html_template = offline-plots/offline.html
