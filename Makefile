@@ -36,15 +36,17 @@ verify:
 
 # The reference distribution (reference/dvc.yaml, a DVC project of its own; not part of `make repro`): every
 # model retrained on each of `reference.seeds`, as many runs at once as there are cores, then their summary.
-# Runs already recorded in git (reference/runs, reference/dvc.lock) are skipped, so a cut-off study resumes.
-# ONLY narrows it to the run stages whose names match an extended regex: ONLY='@(base|dropout)-' or ONLY='-4[2-6]$$'.
+# Seed by seed, so that a study cut off half-way has every model's first seeds. Runs already recorded in git
+# (reference/runs, reference/dvc.lock) are skipped, so a cut-off study resumes.
+# ONLY narrows it to the run stages whose names match an extended regex: ONLY='@(base|dropout)-' or ONLY='-4[2-6]$'.
 ONLY ?= .
 reference: setup data
 	@$(MAKE) --no-print-directory reference-runs
 
 reference-runs:
 	dvc --wait-for-lock repro preprocess
-	cd reference && dvc stage list --name-only | grep '^run_' | grep -E -- '$(ONLY)' | \
+	cd reference && dvc stage list --name-only | grep '^run_' | grep -E -- '$(value ONLY)' | \
+		sed 's/.*[@-]\([0-9]*\)$$/\1 &/' | sort -n -s -k1,1 | cut -d' ' -f2 | \
 		xargs -r -L 1 -P $(NPROC) dvc --wait-for-lock repro --single-item
 	cd reference && dvc --wait-for-lock repro --single-item summary
 

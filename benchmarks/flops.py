@@ -50,3 +50,38 @@ def training(model, epochs, train_images, val_images):
 
 def gflops_per_second(flops, seconds):
     return flops / seconds / 1e9 if seconds and not math.isnan(seconds) else None
+
+
+def project_trainings(project):
+    """{model: FLOPs of its training} for every model of `project`'s params.yaml, with its prepared data's sizes.
+
+    Builds each network (TensorFlow is imported here): run it in a process of its own.
+    """
+    from pathlib import Path
+
+    import numpy as np
+
+    from stages import params, quiet_tf
+    from stages.train_lenet import build_lenet
+    from stages.train_mlp import build_mlp
+
+    quiet_tf.import_tensorflow()
+    project = Path(project)
+    raw = params.load(project / "params.yaml")
+    sizes = {}
+    for split in ("train", "val"):
+        with np.load(project / "data" / "prepared" / f"{split}.npz") as data:
+            sizes[split] = len(data["label"])
+    mlp = params.check(raw, "mlp")
+    models = {"mlp": (build_mlp(784, mlp.hidden_units, mlp.activation), mlp.epochs)}
+    for variant in raw["lenet"]:
+        config = params.check(raw, f"lenet.{variant}")
+        models[f"lenet-{variant}"] = (build_lenet(config), config.epochs)
+    return {name: training(model, epochs, sizes["train"], sizes["val"]) for name, (model, epochs) in models.items()}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(project_trainings(sys.argv[1] if len(sys.argv) > 1 else ".")))

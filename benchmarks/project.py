@@ -135,6 +135,7 @@ def model_records(project):
             "epochs": training["config"]["epochs"],
             "batch_size": training["config"]["batch_size"],
             "n_train": training["train_samples"],
+            "intra_op_threads": training["bits_decided_by"]["intra_op_threads"],
             "params": training["params"]["total"],
             "fit_seconds": timings[model]["fit_seconds"],
             "samples_per_second": timings[model]["samples_per_second"],

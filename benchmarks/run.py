@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import bare_keras
+from benchmarks import bare_keras, peak
 from benchmarks import project as proj
 from benchmarks.measure import log_tail, machine, measure
 from benchmarks.table import print_report
@@ -113,7 +113,7 @@ def run_bare(copy, workdir, env):
     return {"prepare_wall_s": prepare["wall_s"], "models": models}
 
 
-def cold_run(name, copy, workdir, env):
+def cold_run(name, copy, workdir, env, peak_gflops):
     """One timed cold run, split per stage by the probe; stages that ran are kept even on failure."""
     probe_log, log = workdir / f"{name}-probe.jsonl", workdir / f"{name}.log"
     probed = dict(
@@ -163,7 +163,30 @@ def cold_run(name, copy, workdir, env):
     result["models"] = proj.model_records(copy)
     samples = sum(m["epochs"] * m["n_train"] for m in result["models"].values())
     result["training"].update(samples=samples, samples_per_s=samples / result["training"]["span_s"])
+    add_efficiency(result, training_flops(copy, env), peak_gflops)
     return result, None
+
+
+def training_flops(copy, env):
+    """{model: FLOPs of its training}, counted from the networks the copy's params build (benchmarks/flops.py)."""
+    out = output([sys.executable, "-m", "benchmarks.flops", str(copy)], proj.ROOT, env)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def add_efficiency(result, flops, peak_gflops):
+    """Each training's GFLOP/s and share of its threads' peak; the whole run's arithmetic over wall x cores x peak."""
+    for model, record in result["models"].items():
+        gflops = flops[model] / record["fit_seconds"] / 1e9
+        threads = record.get("intra_op_threads") or 1
+        record.update(train_flops=flops[model], gflops=gflops, share_of_peak=gflops / (threads * peak_gflops))
+    total = sum(flops[m] for m in result["models"])
+    cores = len(os.sched_getaffinity(0))
+    result["efficiency"] = {
+        "train_flops": total,
+        "peak_gflops_per_core": peak_gflops,
+        "cores": cores,
+        "share_of_machine_peak": total / (result["wall_s"] * cores * peak_gflops * 1e9),
+    }
 
 
 def training_window(stages):
@@ -311,6 +334,8 @@ def main():
         "machine": machine(),
         "cpus": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
+        # the limit: one thread's float32 matrix product under the pin (benchmarks/peak.py), before anything runs
+        "peak": peak.measure(),
         "param_overrides": params,
         "workdir": str(workdir),
         "errors": [],
@@ -333,7 +358,7 @@ def main():
     bare = None if args.skip_bare else attempt(run_bare, copies["bare"], workdir, env)
     runs, checks = {}, None
     for name in names:
-        run, error = attempt(cold_run, name, copies[name], workdir, env) or (None, None)
+        run, error = attempt(cold_run, name, copies[name], workdir, env, results["peak"]["gflops"]) or (None, None)
         if error:
             results["errors"].append(error)
         if run:

@@ -53,6 +53,8 @@ def print_report(r):
             f"stages re-run: {checks['noop_repro_ran_stages'] or 'none'}); dvc status best of 3: "
             f"{checks['status_s']:.2f} s (runs {', '.join(f'{t:.2f}' for t in checks['status_runs_s'])})"
         )
+    if any("efficiency" in run for run in runs.values()):
+        print_efficiency(r, runs)
     if r.get("comparison"):
         print_comparison(r)
     if r.get("targets"):
@@ -173,3 +175,36 @@ def print_comparison(r):
         f"same prepared arrays in every copy: {fmt(r['same_data'])}; "
         f"same epochs, batch sizes, sample counts and parameter counts: {fmt(same)}"
     )
+
+
+def print_efficiency(r, runs):
+    """Against the machine's own limit: each training's GFLOP/s, and the whole cold run's share of the peak."""
+    p = r["peak"]
+    print(
+        f"\npeak: one thread's float32 matrix product ({p['size']}^2, cpu_isa {p['cpu_isa']}): "
+        f"{p['gflops']:.1f} GFLOP/s"
+    )
+    for name, run in runs.items():
+        if "efficiency" not in run:
+            continue
+        rows = [
+            [
+                m,
+                rec.get("intra_op_threads"),
+                rec["train_flops"] / 1e12,
+                rec["fit_seconds"],
+                rec["gflops"],
+                rec["share_of_peak"],
+            ]
+            for m, rec in run["models"].items()
+        ]
+        table(
+            f"Arithmetic, {name} run: each training against its threads' peak",
+            ["model", "threads", "train TFLOP", "fit s", "GFLOP/s", "share of peak"],
+            rows,
+        )
+        e = run["efficiency"]
+        print(
+            f"whole cold run: {e['train_flops'] / 1e12:.2f} TFLOP of training in {run['wall_s']:.1f} s "
+            f"on {e['cores']} cores = {e['share_of_machine_peak']:.1%} of the machine's peak"
+        )

@@ -145,13 +145,21 @@ def cpu_models(root):
     bits = read_json(root, "tests/kernel_bits.json")
     committed = bits["committed_run"]
     onednn = {cpu: record["bits"]["onednn_training"] for cpu, record in bits["machines"].items()}
-    rows = [
-        [f"`{cpu}`", "yes (the committed run's)" if cpu == committed else "yes" if b == onednn[committed] else "no"]
-        for cpu, b in onednn.items()
-    ]
-    return table(["CPU model", "trains the committed run's bits"], rows) + (
-        "\n_From `tests/kernel_bits.json`; `python docs/generate.py` rewrites it._\n"
-    )
+
+    def full_run(cpu):
+        run = bits["machines"][cpu].get("full_run")
+        if cpu == committed:
+            return "the committed run"
+        if run is None:
+            return "not compared"
+        return f"identical: {', '.join(run['identical_models'])}; other bits: {', '.join(run['other_bits'])}"
+
+    def probe(cpu, b):
+        return "yes (the committed run's)" if cpu == committed else "yes" if b == onednn[committed] else "no"
+
+    rows = [[f"`{cpu}`", probe(cpu, b), full_run(cpu)] for cpu, b in onednn.items()]
+    header = ["CPU model", "probe's oneDNN bits are the committed run's", "a full run's models against the committed"]
+    return table(header, rows) + ("\n_From `tests/kernel_bits.json`; `python docs/generate.py` rewrites it._\n")
 
 
 def where(value, low, high):

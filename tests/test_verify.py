@@ -59,6 +59,17 @@ def test_an_unchanged_run_is_identical(summary):
     assert set(verdicts.values()) == {verify.IDENTICAL}
 
 
+def test_the_same_model_on_another_cpu_is_identical_though_its_record_names_that_cpu(summary):
+    current = committed_lock()
+    current["stages"]["train_mlp"]["outs"].append({"path": "reports/training/mlp", "md5": "this CPU's record"})
+    committed = committed_lock()
+    committed["stages"]["train_mlp"]["outs"].append({"path": "reports/training/mlp", "md5": "the committed record"})
+    lines = verify.verdicts(committed, current, summary, PARAMS, lambda m: (metrics(0.8849, 0.3277),) * 2)
+    verdicts = {name: (verdict, detail) for name, verdict, detail in lines}
+    assert verdicts["mlp"][0] == verify.IDENTICAL
+    assert "the training record names this CPU" in verdicts["mlp"][1]
+
+
 def test_other_bits_with_a_normal_accuracy_are_within_and_a_broken_run_is_outside(summary):
     current = committed_lock()
     current["stages"]["train_mlp"]["outs"][0]["md5"] = "other bits"
