@@ -203,8 +203,24 @@ def distributions(root):
     )
 
 
+def levers(root):
+    r = read_json(root, "benchmarks/levers.json")
+    peaks = ", ".join(f"{isa} {number(g)}" for isa, g in r["peak_gflops_one_thread"].items())
+    rows = [
+        [s["threads"], s["cpu_isa"], s["batch_size"] or "as params", number(s["images_per_s"]), number(s["gflops"]),
+         f"{s['share_of_peak']:.0%}"]
+        for s in r["settings"]
+    ]  # fmt: skip
+    return (
+        f"`benchmarks/levers.json`: `{r['model']}` on {r['samples']:,} images, {r['cpu_model']}, {r['cpus']} CPUs; "
+        f"one thread's peak {peaks} GFLOP/s.\n\n"
+        + table(["threads", "cpu_isa", "batch", "images/s", "GFLOP/s", "share of the threads' peak"], rows)
+    )
+
+
 BLOCKS = {
     "results": results,
+    "levers": levers,
     "distributions": distributions,
     "cpu-models": cpu_models,
     "benchmark": benchmark,
