@@ -7,7 +7,8 @@ A block is the text between `<!-- generated: NAME -->` and `<!-- end: NAME -->`.
 each NAME to the function that renders it, so a page never restates a figure by hand: a new
 block is one function and one BLOCKS entry; a new results column is one RESULT_COLUMNS entry
 (and, from a new file, one row_inputs entry).
-Standard library and PyYAML only: no TensorFlow, fast enough for a test.
+Standard library, PyYAML and the stages' TensorFlow-free table code (stages/distribution.py, which the
+report renders too): fast enough for a test.
 """
 
 import csv
@@ -19,20 +20,16 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python docs/generate.py` puts docs/, not the project, on the path
+
+from stages import distribution  # noqa: E402
+
 PAGES = ("README.md", "docs/*.md")
 # Markers stand on lines of their own: one quoted inside a sentence is no marker.
 BLOCK = re.compile(
     r"^(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)^(<!-- end: (?P=name) -->)$", re.DOTALL | re.MULTILINE
 )
 MARKER = re.compile(r"^<!-- (?:generated|end): ([\w-]+) -->$", re.MULTILINE)
-
-# The original hand-in's test loss and accuracy, as the assignment gives them: no pipeline output holds them.
-HAND_IN = {
-    "mlp": (0.342, 0.886),
-    "lenet-base": (0.284, 0.900),
-    "lenet-dropout": (0.394, 0.855),
-    "lenet-batchnorm": (0.323, 0.901),
-}
 
 
 def read_json(root, path):
@@ -63,7 +60,10 @@ def number(value):
 
 def row_inputs(root, model):
     """Each committed file a results row may show, by name: a column from a new file adds its entry here."""
-    return {"metrics": read_json(root, f"reports/metrics/{model}.json")}
+    return {
+        "metrics": read_json(root, f"reports/metrics/{model}.json"),
+        "hand_in": read_json(root, distribution.HAND_IN_FILE)["models"],
+    }
 
 
 def params_cell(model, d):
@@ -72,7 +72,8 @@ def params_cell(model, d):
 
 
 def hand_in_cell(model, d):
-    return "{:.3f} / {:.3f}".format(*HAND_IN[model]) if model in HAND_IN else "beyond the assignment"
+    hand_in = d["hand_in"].get(model)
+    return f"{hand_in['loss']:.3f} / {hand_in['accuracy']:.3f}" if hand_in else "beyond the assignment"
 
 
 RESULT_COLUMNS = {  # header: cell(model, row_inputs(root, model))
@@ -162,45 +163,13 @@ def cpu_models(root):
     return table(header, rows) + ("\n_From `tests/kernel_bits.json`; `python docs/generate.py` rewrites it._\n")
 
 
-def where(value, low, high):
-    return "below" if value < low else "above" if value > high else "within"
-
-
 def distributions(root):
-    """Each model over the reference's seeds (reference/summary.json) beside the committed run and the hand-in."""
-    summary = read_json(root, "reference/summary.json")
-    rows = []
-    for model in models(root):
-        stats = summary["models"].get(model)
-        if stats is None:
-            continue
-        acc, loss = stats["test_accuracy"], stats["test_loss"]
-        committed = read_json(root, f"reports/metrics/{model}.json")["test"]
-        hand_in = "beyond the assignment"
-        if model in HAND_IN:
-            hand_loss, hand_acc = HAND_IN[model]
-            hand_in = (
-                f"accuracy {hand_acc:.3f} {where(hand_acc, *acc['interval'])}, "
-                f"loss {hand_loss:.3f} {where(hand_loss, *loss['interval'])}"
-            )
-        rows.append(
-            [
-                f"`{model}`",
-                stats["n"],
-                f"{acc['mean']:.4f} ± {acc['std']:.4f}",
-                f"{acc['min']:.4f} to {acc['max']:.4f}",
-                f"{acc['interval'][0]:.4f} to {acc['interval'][1]:.4f}",
-                f"{loss['mean']:.4f} ± {loss['std']:.4f}",
-                f"{committed['accuracy']:.4f}",
-                hand_in,
-            ]
-        )
-    header = ["model", "seeds", "test accuracy, mean ± sd", "min to max", f"{summary['confidence']:.0%} interval"]
-    header += ["test loss, mean ± sd", "committed run", "the hand-in against the interval"]
-    made = ", ".join(summary["cpu_models"])
-    return table(header, rows) + (
-        f"\n_From `reference/summary.json` (runs on {made}); `python docs/generate.py` rewrites it._\n"
-    )
+    """Each model over the reference's seeds beside the committed run and the hand-in: the report's table."""
+    summary, hand_in = distribution.load(root / distribution.REFERENCE_SUMMARY_FILE, root / distribution.HAND_IN_FILE)
+    committed = {model: read_json(root, f"reports/metrics/{model}.json")["test"] for model in models(root)}
+    rows = distribution.rows(summary, hand_in, committed)
+    note = f"\n_{distribution.source_note(summary)}; `python docs/generate.py` rewrites it._\n"
+    return table(distribution.header(summary), rows) + note
 
 
 def levers(root):

@@ -4,6 +4,8 @@ The verdict is read from the measured curves; the explanations cover the
 regularisers the variants actually use, at the rates they use.
 """
 
+from stages.distribution import tie_margin
+
 
 def regularisers(config):
     """What in a model's recorded config fights overfitting, in words."""
@@ -201,9 +203,11 @@ def _short(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def sweep_section(rows):
+def sweep_section(rows, reference_models):
     """The sweep's runs (rows of `dvc exp show --csv`): name, the params varied, the best epoch's validation
-    accuracy and, for runs with flip TTA, the saved model's with it: the figure each run is ranked by."""
+    accuracy and, for runs with flip TTA, the saved model's with it: the figure each run is ranked by. A run
+    whose figure is within the seed noise of the best (the reference distribution's, when it holds the
+    variant) is a tie with it, not a loss."""
     columns = list(rows[0]) if rows else []
     best = next((key for key in columns if key.endswith("best_val_accuracy")), None)
     tta = next((key for key in columns if key.endswith("tta_val_accuracy")), None)
@@ -216,21 +220,44 @@ def sweep_section(rows):
     def score(row):
         return float(row[tta]) if tta and _is_number(row[tta]) else float(row[best])
 
+    rows = sorted(rows, key=lambda row: -score(row))
+    reference = reference_models.get(f"lenet-{variant}")
+    margin = tie_margin(reference) if reference else None
+
+    def against_best(row):
+        gap = score(rows[0]) - score(row)
+        if row is rows[0]:
+            return "best"
+        return f"{'tie' if margin is not None and gap < margin else 'behind'} (-{gap:.4f})"
+
     header = [key.removeprefix(f"lenet.{variant}.") for key in params] + ["best val accuracy"]
     if tta:
         header.append("with flip TTA")
+    noise = (
+        f" A run less than {margin:.4f} behind the best is a tie with it: two runs of one setting differ by less "
+        f"than that at the reference's confidence (lenet-{variant}'s seed spread on the test set, reference/summary.json)."
+        if margin is not None
+        else ""
+    )
     return "\n\n".join(
         [
             f"### The sweep behind lenet-{variant}",
-            "`reports/sweep.csv`: every run of the DVC experiment sweep (README, Tuning), with the params it "
+            "`reports/sweep.csv`: every run of the DVC experiment sweep (docs/tuning.md), with the params it "
             f"varied and lenet-{variant}'s validation accuracy at its best epoch"
             + (", and the saved model's with flip TTA where the run predicts so (the figure ranked)" if tta else "")
-            + ". Chosen on validation accuracy alone; the test set was used once, on the winner.",
+            + ". Chosen on validation accuracy alone, one seed a run; the test set was used once, on the winner."
+            + noise,
             table(
-                ["experiment", *header],
+                ["experiment", *header, "against the best"],
                 [
-                    [row["Experiment"], *(row[key] for key in params), row[best], *([row[tta] or "-"] if tta else [])]
-                    for row in sorted(rows, key=lambda row: -score(row))
+                    [
+                        row["Experiment"],
+                        *(row[key] for key in params),
+                        row[best],
+                        *([row[tta] or "-"] if tta else []),
+                        against_best(row),
+                    ]
+                    for row in rows
                 ],
             ),
         ]

@@ -106,6 +106,7 @@ def test_a_figure_edited_by_hand_inside_a_block_is_caught():
 def test_a_new_run_rewrites_the_results_block(tmp_path):
     shutil.copy(ROOT / "params.yaml", tmp_path)
     shutil.copytree(ROOT / "reports/metrics", tmp_path / "reports/metrics")
+    shutil.copytree(ROOT / "reference", tmp_path / "reference", ignore=shutil.ignore_patterns("runs", ".dvc"))
     path = tmp_path / "reports/metrics/lenet-base.json"
     metrics = json.loads(path.read_text())
     before = generate.results(tmp_path)

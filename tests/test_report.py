@@ -95,12 +95,26 @@ def test_the_sweep_table_ranks_runs_by_validation_accuracy():
         {"Experiment": "", score: "", "lenet.tuned.dropout": "0.1"},
         {"Experiment": "b", score: "0.93", "lenet.tuned.dropout": "0.2"},
     ]
-    text = sweep_section(rows)
+    text = sweep_section(rows, {})
     assert "### The sweep behind lenet-tuned" in text
-    assert text.index("| b | 0.2 | 0.93 |") < text.index("| a | 0.1 | 0.91 |")
-    assert "| experiment | dropout | best val accuracy |" in text
-    assert sweep_section([]) == ""
-    assert sweep_section(rows[1:2]) == ""
+    assert text.index("| b | 0.2 | 0.93 | best |") < text.index("| a | 0.1 | 0.91 | behind (-0.0200) |")
+    assert "| experiment | dropout | best val accuracy | against the best |" in text
+    assert sweep_section([], {}) == ""
+    assert sweep_section(rows[1:2], {}) == ""
+
+
+def test_a_sweep_run_within_the_seed_noise_of_the_best_is_a_tie():
+    score = "reports/live/lenet-tuned/metrics.json:best_val_accuracy"
+    rows = [{"Experiment": name, score: value, "lenet.tuned.dropout": "0.1"} for name, value in
+            [("best", "0.9400"), ("close", "0.9390"), ("far", "0.9300")]]  # fmt: skip
+    # n = 2, interval half-width 0.006 * sqrt(1 + 1/2): the margin is 0.006 * sqrt(2) = 0.0085
+    reference = {
+        "lenet-tuned": {"n": 2, "test_accuracy": {"interval": [0.934 - 0.006 * 1.5**0.5, 0.934 + 0.006 * 1.5**0.5]}}
+    }
+    text = sweep_section(rows, reference)
+    assert "| close | 0.1 | 0.9390 | tie (-0.0010) |" in text
+    assert "| far | 0.1 | 0.9300 | behind (-0.0100) |" in text
+    assert "less than 0.0085 behind the best is a tie" in text
 
 
 def test_runs_with_flip_tta_are_ranked_by_the_saved_models_validation_accuracy():
@@ -110,8 +124,8 @@ def test_runs_with_flip_tta_are_ranked_by_the_saved_models_validation_accuracy()
         {"Experiment": "flip", best: "0.9390", tta: "0.9420", "lenet.tuned.test_time_flip": "True"},
         {"Experiment": "running", best: "!", tta: "!", "lenet.tuned.test_time_flip": "True"},
     ]
-    text = sweep_section(rows)
-    assert "| experiment | test_time_flip | best val accuracy | with flip TTA |" in text
+    text = sweep_section(rows, {})
+    assert "| experiment | test_time_flip | best val accuracy | with flip TTA | against the best |" in text
     assert text.index("| flip | True | 0.9390 | 0.9420 |") < text.index("| plain | False | 0.9400 | - |")
     assert "running" not in text
 

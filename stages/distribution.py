@@ -1,0 +1,85 @@
+"""The reference distribution beside the committed run and the hand-in: the one table the report and README show.
+
+Reads reference/summary.json (written by reference/dvc.yaml's `summary` stage) and
+reference/hand_in.json (the assignment's own figures). No TensorFlow and no pydantic,
+so that docs/generate.py renders the same rows as the `report` stage.
+"""
+
+import math
+
+from stages.common import HAND_IN_FILE, REFERENCE_SUMMARY_FILE, read_json
+
+HEADER = (
+    "model",
+    "seeds",
+    "test accuracy, mean ± sd",
+    "min to max",
+    "interval",  # completed with the summary's confidence
+    "test loss, mean ± sd",
+    "committed run",
+    "hand-in against the interval",
+    "seed mean minus hand-in",
+)
+
+
+def load(summary_path=REFERENCE_SUMMARY_FILE, hand_in_path=HAND_IN_FILE):
+    return read_json(summary_path), read_json(hand_in_path)["models"]
+
+
+def where(value, low, high):
+    return "below" if value < low else "above" if value > high else "within"
+
+
+def header(summary):
+    return [f"{summary['confidence']:.0%} interval" if h == "interval" else h for h in HEADER]
+
+
+def rows(summary, hand_in, committed, configs=None):
+    """One row per model of `committed` ({model: its test metrics}, in order) that the reference holds.
+
+    `configs` ({model: the params it was trained with}) marks a model whose params are not the
+    reference's: an experiment, which the distribution does not describe."""
+    table = []
+    for model, test in committed.items():
+        stats = summary["models"].get(model)
+        if stats is None:
+            continue
+        acc, loss = stats["test_accuracy"], stats["test_loss"]
+        name = f"`{model}`"
+        if configs is not None and configs.get(model) != stats["params"]:
+            name += " (params changed since the reference)"
+        against, gap = "beyond the assignment", ""
+        if model in hand_in:
+            h = hand_in[model]
+            against = (
+                f"accuracy {h['accuracy']:.3f} {where(h['accuracy'], *acc['interval'])}, "
+                f"loss {h['loss']:.3f} {where(h['loss'], *loss['interval'])}"
+            )
+            gap = f"{acc['mean'] - h['accuracy']:+.4f}"
+        table.append(
+            [
+                name,
+                stats["n"],
+                f"{acc['mean']:.4f} ± {acc['std']:.4f}",
+                f"{acc['min']:.4f} to {acc['max']:.4f}",
+                f"{acc['interval'][0]:.4f} to {acc['interval'][1]:.4f}",
+                f"{loss['mean']:.4f} ± {loss['std']:.4f}",
+                f"{test['accuracy']:.4f}",
+                against,
+                gap,
+            ]
+        )
+    return table
+
+
+def source_note(summary):
+    return f"From `reference/summary.json` (runs on {', '.join(summary['cpu_models'])})"
+
+
+def tie_margin(model_stats):
+    """How far apart two single test accuracies of one setting land, at the summary's confidence: t * s * sqrt(2).
+
+    The summary's interval is mean +- t * s * sqrt(1 + 1/n); the difference of two independent runs
+    has standard deviation s * sqrt(2), so the same t gives the margin without recomputing it."""
+    low, high = model_stats["test_accuracy"]["interval"]
+    return (high - low) / 2 * math.sqrt(2 / (1 + 1 / model_stats["n"]))
