@@ -33,7 +33,6 @@ REPORT_FILE = REPORTS_DIR / "report.md"
 REFERENCE_DIR = Path("reference")
 REFERENCE_RUNS_DIR = REFERENCE_DIR / "runs"
 REFERENCE_SUMMARY_FILE = REFERENCE_DIR / "summary.json"
-HAND_IN_FILE = REFERENCE_DIR / "hand_in.json"  # the assignment's own results: no stage writes them
 CURVES = ("accuracy", "loss")
 
 

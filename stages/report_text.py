@@ -235,7 +235,8 @@ def sweep_section(rows, reference_models):
         header.append("with flip TTA")
     noise = (
         f" A run less than {margin:.4f} behind the best is a tie with it: two runs of one setting differ by less "
-        f"than that at the reference's confidence (lenet-{variant}'s seed spread on the test set, reference/summary.json)."
+        f"than that at the reference's confidence (lenet-{variant}'s seed spread on the test set, "
+        "reference/summary.json)."
         if margin is not None
         else ""
     )
