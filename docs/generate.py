@@ -153,7 +153,10 @@ def cpu_models(root):
             return "the committed run"
         if run is None:
             return "not compared"
-        return f"identical: {', '.join(run['identical_models'])}; other bits: {', '.join(run['other_bits'])}"
+        parts = [f"identical: {', '.join(run['identical_models'])}", f"other bits: {', '.join(run['other_bits'])}"]
+        if run.get("not_compared"):  # a model whose params changed since that run
+            parts.append(f"not compared: {', '.join(run['not_compared'])}")
+        return "; ".join(parts)
 
     def probe(cpu, b):
         return "yes (the committed run's)" if cpu == committed else "yes" if b == onednn[committed] else "no"
