@@ -11,14 +11,15 @@ import numpy as np
 import yaml
 
 from stages.common import model_outputs
-from stages.report import SWEEP_FILE
+from stages.report import SCHEDULE_STUDY_FILE, SWEEP_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_DIRS = ("data/", "models/", "reports/", "reference/runs/")
 # The reference study's record of its runs: a copy starts without it, as it starts without the pipeline's.
 # Its summary stays: the report stage reads it.
 REFERENCE_RESULTS = ("reference/dvc.lock",)
-INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(),)  # committed by hand (docs/tuning.md); the report stage reads it
+# Committed by hand (docs/tuning.md); the report stage reads them.
+INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(), SCHEDULE_STUDY_FILE.as_posix())
 
 
 def copied_files():

@@ -24,9 +24,19 @@ from stages.common import (
     run,
     write_text,
 )
-from stages.report_text import changes_from, inference_knobs, overfitting_section, regularisers, sweep_section, table
+from stages.report_text import (
+    changes_from,
+    inference_knobs,
+    overfitting_section,
+    regularisers,
+    seed_study_section,
+    sweep_section,
+    table,
+)
 
 SWEEP_FILE = REPORT_FILE.parent / "sweep.csv"  # `dvc exp show --csv` of the tuning sweep, committed (docs/tuning.md)
+# The same for a schedule study, a few seeds a setting (lenet-batchnorm's defaults)
+SCHEDULE_STUDY_FILE = REPORT_FILE.parent / "schedule_study.csv"
 
 
 def read_csv(path):
@@ -250,7 +260,7 @@ def comparison(all_outputs):
     return table(("model", "params", "epochs", "best epoch", "best val accuracy", "test loss", "test accuracy"), rows)
 
 
-def part4(all_outputs, sweep, summary):
+def part4(all_outputs, sweep, study, summary):
     lenets = {name: outputs for name, outputs in all_outputs.items() if name.startswith("lenet-")}
     reference_name, reference = next(iter(lenets.items()))
     sections = [f"## Part 4: LeNet-5 and its variants ({', '.join(lenets)})"]
@@ -269,6 +279,7 @@ def part4(all_outputs, sweep, summary):
         "`monitor`); the test set is used only for the final figures.",
         overfitting_section(lenets),
         sweep_section(sweep, summary["models"]),
+        seed_study_section(study, summary["models"], SCHEDULE_STUDY_FILE.as_posix()),
     ]
     return "\n\n".join(section for section in sections if section)
 
@@ -319,7 +330,7 @@ def build_report(variants):
                 part1(read_json(SCRATCH_FILE)),
                 part2(shapes, read_json(SAMPLES_FILE)),
                 part3(shapes, all_outputs["mlp"]),
-                part4(all_outputs, read_csv(SWEEP_FILE), summary),
+                part4(all_outputs, read_csv(SWEEP_FILE), read_csv(SCHEDULE_STUDY_FILE), summary),
                 over_seeds(all_outputs, summary, hand_in),
             ]
             if part

@@ -4,6 +4,10 @@ The verdict is read from the measured curves; the explanations cover the
 regularisers the variants actually use, at the rates they use.
 """
 
+import math
+import re
+import statistics
+
 from stages.distribution import tie_margin
 
 
@@ -261,6 +265,61 @@ def sweep_section(rows, reference_models):
                     for row in rows
                 ],
             ),
+        ]
+    )
+
+
+def seed_study_section(rows, reference_models, source):
+    """A study run on several seeds a setting (rows of `dvc exp show --csv` with a `seed` column): each setting's
+    best-epoch validation accuracy as mean +- sd over its seeds, ranked by the mean. A mean within the seed
+    noise of the best mean (from the reference distribution, when it holds the variant) is a tie with it."""
+    columns = list(rows[0]) if rows else []
+    best = next((key for key in columns if key.endswith("best_val_accuracy")), None)
+    rows = [row for row in rows if best and row["Experiment"] and _is_number(row[best])]
+    if not rows or "seed" not in columns:
+        return ""
+    params = [key for key in columns if key.startswith("lenet.")]
+    variant = params[0].split(".")[1]
+    settings = {}
+    for row in rows:
+        settings.setdefault(tuple(row[key] for key in params), []).append(row)
+    ranked = sorted(settings.items(), key=lambda item: -statistics.fmean(float(r[best]) for r in item[1]))
+    reference = reference_models.get(f"lenet-{variant}")
+    one_run_margin = tie_margin(reference) if reference else None
+    top = [float(r[best]) for r in ranked[0][1]]
+
+    def against_best(runs):
+        scores = [float(r[best]) for r in runs]
+        if runs is ranked[0][1]:
+            return "best"
+        gap = statistics.fmean(top) - statistics.fmean(scores)
+        if one_run_margin is None:
+            return f"-{gap:.4f}"
+        # the difference of two means of k and m runs has sd s * sqrt(1/k + 1/m), one run's s * sqrt(2)
+        margin = one_run_margin * math.sqrt((1 / len(scores) + 1 / len(top)) / 2)
+        return f"{'tie' if gap < margin else 'behind'} (-{gap:.4f}; noise {margin:.4f})"
+
+    def spread(runs):
+        scores = [float(r[best]) for r in runs]
+        sd = f" ± {statistics.stdev(scores):.4f}" if len(scores) > 1 else ""
+        return f"{statistics.fmean(scores):.4f}{sd}"
+
+    def name(runs):  # `dvc exp run -S 'seed=a,b'` names each run <name>-1, <name>-2, ...
+        return re.sub(r"-\d+$", "", runs[0]["Experiment"])
+
+    body = [
+        [name(runs), *key, ", ".join(sorted(r["seed"] for r in runs)), spread(runs), against_best(runs)]
+        for key, runs in ranked
+    ]
+    header = ["setting", *(key.removeprefix(f"lenet.{variant}.") for key in params), "seeds"]
+    return "\n\n".join(
+        [
+            f"### The schedule study behind lenet-{variant}",
+            f"`{source}`: each setting trained on several seeds (a seed also draws the train/validation split), "
+            f"and lenet-{variant}'s validation accuracy at its best epoch, mean ± sd over them. Chosen on validation "
+            "alone; a setting whose mean is behind the best by less than the seed noise of such a mean (from "
+            f"lenet-{variant}'s spread on the test set, reference/summary.json) ties with it.",
+            table([*header, "best val accuracy, mean ± sd", "against the best"], body),
         ]
     )
 

@@ -3,6 +3,7 @@ from stages.report_text import (
     inference_knobs,
     overfitting_signs,
     regularisers,
+    seed_study_section,
     sweep_section,
     verdict,
 )
@@ -137,3 +138,20 @@ def test_the_report_explains_the_weight_average_and_flip_tta_from_the_outputs():
     assert "momentum 0.999: mostly the last 1,000 of the 375 steps an epoch" in ema
     assert "validation accuracy 0.9431 with it, 0.9402 from the image alone" in flip
     assert inference_knobs({"ema_momentum": 0.0, "test_time_flip": False, "batch_size": 32}, summary, 48_000) == []
+
+
+def test_a_study_on_several_seeds_ranks_settings_by_their_mean_and_calls_close_means_a_tie():
+    score = "reports/live/lenet-batchnorm/metrics.json:best_val_accuracy"
+    runs = [("slow-1", "42", "32", "0.9000"), ("slow-2", "43", "32", "0.9020"),
+            ("fast-1", "42", "128", "0.9100"), ("fast-2", "43", "128", "0.9080"),
+            ("mid-1", "42", "64", "0.9080"), ("mid-2", "43", "64", "0.9090")]  # fmt: skip
+    rows = [{"Experiment": n, score: v, "seed": seed, "lenet.batchnorm.batch_size": b} for n, seed, b, v in runs]
+    # one run's margin 0.01 (n = 2: half-width 0.01 * sqrt(1.5) / sqrt(2)); two means of 2 runs: 0.01 * sqrt(1/2)
+    half = 0.01 * (1.5 / 2) ** 0.5
+    reference = {"lenet-batchnorm": {"n": 2, "test_accuracy": {"interval": [0.9 - half, 0.9 + half]}}}
+    text = seed_study_section(rows, reference, "reports/schedule_study.csv")
+    assert "### The schedule study behind lenet-batchnorm" in text
+    assert "| fast | 128 | 42, 43 | 0.9090 ± 0.0014 | best |" in text
+    assert "| mid | 64 | 42, 43 | 0.9085 ± 0.0007 | tie (-0.0005; noise 0.0071) |" in text
+    assert "| slow | 32 | 42, 43 | 0.9010 ± 0.0014 | behind (-0.0080; noise 0.0071) |" in text
+    assert seed_study_section([{**row, "seed": None} for row in rows][:0], reference, "x") == ""

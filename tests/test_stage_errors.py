@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import DATA_DIR, Project, make_project
 
-from stages.report import SWEEP_FILE
+from stages.report import SCHEDULE_STUDY_FILE, SWEEP_FILE
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def run_stage(project: Project, stage, **env):
 
 def files_under(path):
     """What a stage wrote: every file but those the repository holds (.gitignore files, the sweep table)."""
-    committed = {".gitignore", SWEEP_FILE.name}
+    committed = {".gitignore", SWEEP_FILE.name, SCHEDULE_STUDY_FILE.name}
     return sorted(p.name for p in path.rglob("*") if p.is_file() and p.name not in committed) if path.exists() else []
 
 
