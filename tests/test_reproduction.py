@@ -43,7 +43,13 @@ def test_a_run_is_identical_within_or_outside_against_a_reference_of_a_few_seeds
     # The reference's seed 42 is the pipeline's model, bit for bit on one machine.
     run_42 = json.loads((project.path / "reference/runs/mlp/seed-42.json").read_text())
     assert run_42["test"] == json.loads((project.path / "reports/metrics/mlp.json").read_text())["test"]
+    # The study touches no stage of the pipeline but the report, which shows its summary: one re-render.
+    status = project.dvc("status", "dvc.yaml").stdout
+    assert re.fullmatch(r"report:\s+changed deps:\s+modified:\s+reference/summary.json\s*", status), status
+    project.dvc("repro", "--single-item", "report")
     assert project.dvc("status", "dvc.yaml").stdout.strip() == "Data and pipelines are up to date."
+    report = (project.path / "reports/report.md").read_text()
+    assert f"| `mlp` | {len(SEEDS)} | " in report.split("## Every model over seeds")[1]
 
     found, status, output = verdict(project, "make", "-s", "verify")
     assert status == 0, output
