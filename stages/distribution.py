@@ -32,6 +32,12 @@ def where(value, low, high):
     return "below" if value < low else "above" if value > high else "within"
 
 
+def hand_in_position(model_stats, hand_in):
+    """Where the hand-in's test accuracy lies against the interval, and the seed mean minus it."""
+    acc = model_stats["test_accuracy"]
+    return where(hand_in["accuracy"], *acc["interval"]), acc["mean"] - hand_in["accuracy"]
+
+
 def header(summary):
     return [f"{summary['confidence']:.0%} interval" if h == "interval" else h for h in HEADER]
 
@@ -53,11 +59,9 @@ def rows(summary, hand_in, committed, configs=None):
         against, gap = "beyond the assignment", ""
         if model in hand_in:
             h = hand_in[model]
-            against = (
-                f"accuracy {h['accuracy']:.3f} {where(h['accuracy'], *acc['interval'])}, "
-                f"loss {h['loss']:.3f} {where(h['loss'], *loss['interval'])}"
-            )
-            gap = f"{acc['mean'] - h['accuracy']:+.4f}"
+            side, mean_gap = hand_in_position(stats, h)
+            against = f"accuracy {h['accuracy']:.3f} {side}, loss {h['loss']:.3f} {where(h['loss'], *loss['interval'])}"
+            gap = f"{mean_gap:+.4f}"
         table.append(
             [
                 name,

@@ -294,9 +294,7 @@ def over_seeds(all_outputs, summary, hand_in):
     for name in committed:
         stats, h = summary["models"].get(name), hand_in.get(name)
         if stats and h:
-            acc = stats["test_accuracy"]
-            gap = acc["mean"] - h["accuracy"]
-            side = distribution.where(h["accuracy"], *acc["interval"])
+            side, gap = distribution.hand_in_position(stats, h)
             words.append(
                 f"`{name}`: the hand-in's {h['accuracy']:.3f} lies {side} the interval, and the seed mean is "
                 f"{abs(gap):.4f} {'above' if gap >= 0 else 'below'} it."

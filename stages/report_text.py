@@ -212,14 +212,10 @@ def sweep_section(rows, reference_models):
     accuracy and, for runs with flip TTA, the saved model's with it: the figure each run is ranked by. A run
     whose figure is within the seed noise of the best (the reference distribution's, when it holds the
     variant) is a tie with it, not a loss."""
-    columns = list(rows[0]) if rows else []
-    best = next((key for key in columns if key.endswith("best_val_accuracy")), None)
-    tta = next((key for key in columns if key.endswith("tta_val_accuracy")), None)
-    rows = [row for row in rows if best and row["Experiment"] and _is_number(row[best])]
-    if not rows:  # only the baseline, which `dvc exp show` lists without a name
+    rows, columns, best, params, variant = _finished_runs(rows)
+    if not rows:
         return ""
-    params = [key for key in columns if key.startswith("lenet.")]
-    variant = params[0].split(".")[1]
+    tta = next((key for key in columns if key.endswith("tta_val_accuracy")), None)
 
     def score(row):
         return float(row[tta]) if tta and _is_number(row[tta]) else float(row[best])
@@ -273,13 +269,9 @@ def seed_study_section(rows, reference_models, source):
     """A study run on several seeds a setting (rows of `dvc exp show --csv` with a `seed` column): each setting's
     best-epoch validation accuracy as mean +- sd over its seeds, ranked by the mean. A mean within the seed
     noise of the best mean (from the reference distribution, when it holds the variant) is a tie with it."""
-    columns = list(rows[0]) if rows else []
-    best = next((key for key in columns if key.endswith("best_val_accuracy")), None)
-    rows = [row for row in rows if best and row["Experiment"] and _is_number(row[best])]
+    rows, columns, best, params, variant = _finished_runs(rows)
     if not rows or "seed" not in columns:
         return ""
-    params = [key for key in columns if key.startswith("lenet.")]
-    variant = params[0].split(".")[1]
     settings = {}
     for row in rows:
         settings.setdefault(tuple(row[key] for key in params), []).append(row)
@@ -322,6 +314,18 @@ def seed_study_section(rows, reference_models, source):
             table([*header, "best val accuracy, mean ± sd", "against the best"], body),
         ]
     )
+
+
+def _finished_runs(rows):
+    """Rows of `dvc exp show --csv` that are named, finished runs, with the columns, the best-epoch
+    validation column, the `lenet.<variant>.*` params varied and the variant; no rows if none."""
+    columns = list(rows[0]) if rows else []
+    best = next((key for key in columns if key.endswith("best_val_accuracy")), None)
+    # the baseline has no name in `dvc exp show`; a queued or failed run has no number
+    rows = [row for row in rows if best and row["Experiment"] and _is_number(row[best])]
+    params = [key for key in columns if key.startswith("lenet.")]
+    variant = params[0].split(".")[1] if params else None
+    return rows, columns, best, params, variant
 
 
 def _is_number(text):
