@@ -36,8 +36,8 @@ from stages import params, quiet_tf, training
 from stages.common import load_split
 quiet_tf.import_tensorflow()
 import keras
-from benchmarks import flops
-from stages.train_lenet import IMAGE_SHAPE, build_lenet
+from stages import flops
+from stages.networks import IMAGE_SHAPE, build_lenet
 
 model_name, batch = sys.argv[1], sys.argv[5]
 samples, epochs, threads = map(int, sys.argv[2:5])

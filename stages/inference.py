@@ -8,9 +8,13 @@ this way and the evaluate stage scores the test set this way, so the two agree
 on what the model is.
 """
 
+import zipfile
+from pathlib import Path
+
 import numpy as np
 
 from stages import quiet_tf
+from stages.common import StageError
 
 WIDTH_AXIS = 2  # images are (batch, height, width, channels)
 
@@ -31,3 +35,25 @@ def scores(predicted, one_hot):
     loss = keras.ops.mean(keras.losses.categorical_crossentropy(one_hot, predicted))
     accuracy = np.mean(predicted.argmax(axis=1) == one_hot.argmax(axis=1))
     return {"loss": float(loss), "accuracy": float(accuracy)}
+
+
+def check_model_file(path):
+    """Catch a missing or damaged model before TensorFlow's import, and its start-up chatter."""
+    if not Path(path).is_file():
+        raise StageError(f"{path}: no such model file; run 'dvc repro' for its training stage")
+    if not zipfile.is_zipfile(path):
+        raise StageError(
+            f"{path}: not a Keras model archive (a .keras file is a zip); run 'dvc repro' for its training stage"
+        )
+
+
+def load_model(path):
+    quiet_tf.import_tensorflow()  # before Keras imports it, so that its start-up notices are dropped
+    import keras
+
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # Keras raises many types for a damaged archive
+        raise StageError(
+            f"{path}: not a loadable Keras model ({type(error).__name__}: {error})".splitlines()[0]
+        ) from None

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from stages import params, training
 from stages.common import REFERENCE_RUNS_DIR, StageError, load_split, model_outputs, read_json, run, write_json
-from stages.evaluate import DIGITS, MODEL_NAME, evaluate, load_model
-from stages.train_lenet import IMAGE_SHAPE, build_lenet
-from stages.train_mlp import build_mlp
+from stages.evaluation import DIGITS, MODEL_NAME, evaluate
+from stages.inference import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,33 +43,10 @@ def _is_ours(module):
     return path is not None and Path(path).resolve().is_relative_to(ROOT / "stages")
 
 
-def build(model, config, seed):
-    if model == "mlp":
-        return build_mlp(784, config.hidden_units, config.activation)
-    return build_lenet(config, seed, name=model)
-
-
-def shaped(model, x):
-    return x if model == "mlp" else x.reshape(-1, *IMAGE_SHAPE)
-
-
 def train_and_test(model, seed, cpu_isa, train_params, config, batch_size, workdir):
-    x_train, y_train, _ = load_split("train")
-    x_val, y_val, _ = load_split("val")
-    x_test, y_test, _ = load_split("test")
-    training.configure(seed, train_params)
-    summary = training.fit(
-        build(model, config, seed),
-        model,
-        (shaped(model, x_train), y_train),
-        (shaped(model, x_val), y_val),
-        config,
-        train_params,
-        config.model_dump(),
-        cpu_isa,
-        root=workdir,
-    )
+    summary = training.train(model, config, seed=seed, train_params=train_params, cpu_isa=cpu_isa, root=workdir)
     outputs = model_outputs(model, workdir)
+    x_test, y_test, _ = load_split("test")
     # Tested as the evaluate stage tests: the saved file, loaded anew.
     scores, _ = evaluate(
         load_model(outputs["model"]), x_test, y_test, batch_size, getattr(config, "test_time_flip", False)

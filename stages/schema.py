@@ -23,6 +23,10 @@ Activation = Literal["relu", "elu", "gelu", "swish", "tanh", "sigmoid"]
 class Section(BaseModel):
     model_config = STRICT
 
+    def record(self):
+        """The values as params.yaml gives them, for training records: an optional key left out stays out."""
+        return self.model_dump(exclude_unset=True)
+
 
 class Scratch(Section):
     seed: Annotated[int, Field(ge=0)]
@@ -123,10 +127,18 @@ class Lenet(Fit):
     augment: Augment
     # Predictions average the image and its mirror image: at evaluation, and for the recorded validation score.
     test_time_flip: bool
+    # Ways to cheaper networks, added after the assignment's variants were made: absent means every conv is a
+    # full one with stride 1, so those variants' params, and the runs recorded with them, keep their meaning.
+    conv: Annotated[list[Literal["full", "separable"]], Field(min_length=1)] | None = None
+    strides: Annotated[list[Literal[1, 2]], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _one_entry_per_conv(self):
-        lengths = {key: len(getattr(self, key)) for key in ("kernel_size", "padding", "pooling")}
+        lengths = {
+            key: len(getattr(self, key))
+            for key in ("kernel_size", "padding", "pooling", "conv", "strides")
+            if getattr(self, key) is not None
+        }
         for key, length in lengths.items():
             if length != len(self.filters):
                 raise ValueError(f"{key} has {length} entries, filters {len(self.filters)}: one per conv layer")
@@ -149,6 +161,8 @@ class Reference(Section):
 
 class Params(Section):
     seed: Annotated[int, Field(ge=0)]
+    # null: training draws from `seed` too; a number: another draw of the training on the split `seed` drew
+    training_seed: Annotated[int, Field(ge=0)] | None
     cpu_isa: Literal[tuple(PINS)]  # the kernels' instruction set (stages/kernels.py)
     scratch: Scratch
     data: Data

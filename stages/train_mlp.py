@@ -1,30 +1,17 @@
-"""train_mlp stage: the feed-forward network of Part 3 on the flattened images."""
+"""train_mlp stage: the feed-forward network of Part 3 on the flattened images.
+
+The network is stages/networks.py's; the training, stages/training.py's.
+"""
 
 from stages import params, training
-from stages.common import NUM_CLASSES, load_split, run
-
-NAME = "mlp"
-
-
-def build_mlp(input_size, hidden_units, activation, num_classes=NUM_CLASSES):
-    """Dense 128 relu -> Dense 64 relu -> Dense 10 softmax with the defaults."""
-    import keras
-
-    return keras.Sequential(
-        [keras.Input(shape=(input_size,))]
-        + [keras.layers.Dense(units, activation=activation) for units in hidden_units]
-        + [keras.layers.Dense(num_classes, activation="softmax")],
-        name=NAME,
-    )
+from stages.common import run
 
 
 def main():
-    cpu_isa, seed, train, config = params.read("cpu_isa", "seed", "train", "mlp")
-    x_train, y_train, _ = load_split("train")
-    x_val, y_val, _ = load_split("val")
-    training.configure(seed, train)
-    model = build_mlp(x_train.shape[1], config.hidden_units, config.activation)
-    training.fit(model, NAME, (x_train, y_train), (x_val, y_val), config, train, config.model_dump(), cpu_isa)
+    cpu_isa, seed, training_seed, train, config = params.read("cpu_isa", "seed", "training_seed", "train", "mlp")
+    training.train(
+        "mlp", config, seed=seed if training_seed is None else training_seed, train_params=train, cpu_isa=cpu_isa
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What train_mlp and train_lenet share: determinism, compiling, fit() and its outputs.
+"""One way to train: determinism, compiling, fit() and what a training writes, for every model.
 
 TensorFlow is imported inside the functions that need it, so that params are
 checked (and bad ones reported) before the three-second import.
@@ -8,12 +8,15 @@ import importlib.metadata
 import io
 import json
 import math
+import os
+import resource
 import time
+import typing
 from pathlib import Path
 
-from stages import inference, kernels, quiet_tf
+from stages import flops, inference, kernels, networks, quiet_tf
 from stages.artifacts import save_keras_model
-from stages.common import CURVES, model_outputs, write_json, write_text
+from stages.common import CURVES, load_split, model_outputs, write_json, write_text
 
 DIGITS = 4  # logged metrics are rounded, as the test metrics, so that DVC's tables stay readable
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -147,115 +150,159 @@ def what_decides_the_bits(cpu_isa, train_params):
     }
 
 
-def fit(model, name, train, val, fit_params, train_params, config, cpu_isa, root=Path()):
-    """Compile and train `model`; write the model, its summary and training record; log through DVCLive.
+def train(name, config, *, seed, train_params, cpu_isa, root=Path(), splits=None):
+    """Build, train and record model `name` (`mlp` or `lenet-<variant>`) with its params `config`.
 
-    With restore_best_weights the saved weights are those of the epoch with the
-    best validation score: only validation data chooses, never the test set.
-    With an EMA of the weights, validation scores, the choice of epoch and the
-    saved weights are the average's. With `test_time_flip` in `config` (as evaluate
-    reads it from the record) the summary adds the saved model's validation scores
-    as evaluation predicts (stages/inference.py).
-    `config` is recorded so that the report can describe the model from outputs alone.
-    Everything is written under `root` (the reference runs train elsewhere than the pipeline).
+    The training stages and the reference runs all train through here. It reads the prepared train and
+    validation splits and writes, under `root`: the model, its summary and training record, and what
+    DVCLive logs (stages/common.py's model_outputs). With restore_best_weights the saved weights are
+    those of the epoch with the best validation score: only validation data chooses, never the test set.
+    `splits`, ((x_train, y_train), (x_val, y_val)), replaces the prepared splits (tests train on subsets).
     Returns the DVCLive summary.
     """
-    import keras
     from dvclive import Live
 
-    x_train, y_train = train
-    steps_per_epoch = math.ceil(len(x_train) / fit_params.batch_size)
-    compile_model(model, fit_params, steps_per_epoch, train_params.steps_per_execution)
+    if splits is None:
+        splits = [load_split(split)[:2] for split in ("train", "val")]
+    (x_train, y_train), (x_val, y_val) = splits
+    configure(seed, train_params)
+    model = networks.build(name, config, seed)
+    data = Splits((networks.as_input(name, x_train), y_train), (networks.as_input(name, x_val), y_val))
+    compile_model(model, config, math.ceil(len(x_train) / config.batch_size), train_params.steps_per_execution)
     # predict_on_batch: predict() would build a tf.data pipeline that makes TensorFlow log a spurious
     # error (stages/quiet_tf.py)
-    untrained_output = model.predict_on_batch(x_train[:1])[0]
-
-    epochs = fit_params.epochs
-    # patience=epochs: never stops early, only tracks (and maybe restores) the best epoch.
-    best = keras.callbacks.EarlyStopping(
-        monitor=fit_params.monitor, patience=epochs, restore_best_weights=fit_params.restore_best_weights
-    )
+    untrained_output = model.predict_on_batch(data.train[0][:1])[0]
     paths = model_outputs(name, root)
     # dvcyaml=False: dvc.yaml declares these outputs itself; no experiment of DVCLive's own either.
     live = Live(dir=str(paths["live"]), dvcyaml=False, save_dvc_exp=False)
+    history, best_epoch, cost = fit(model, name, data, config, train_params, live)
+    saved_epoch = best_epoch if config.restore_best_weights else config.epochs
+    save_keras_model(model, paths["model"])
+    write_text(paths["record"] / "summary.txt", summary_text(model))
+    record = training_record(model, name, config, data, untrained_output, saved_epoch, cpu_isa, train_params)
+    write_json(paths["record"] / "training.json", record)
+    summary = summarise(live, model, config, data, train_params, history, best_epoch, cost)
+    log_timing(name, cost)
+    monitored = history[config.monitor][saved_epoch - 1]
+    print(
+        f"{name}: weights from epoch {saved_epoch} ({config.monitor} {monitored:.4f}); "
+        f"fit took {cost['fit_seconds']:.1f} s, {cost['fit_core_seconds']:.1f} core-seconds"
+    )
+    return summary
+
+
+class Splits(typing.NamedTuple):
+    """The (images, one-hot labels) pairs a training reads, shaped as its network takes them."""
+
+    train: tuple
+    val: tuple
+
+
+def fit(model, name, data, config, train_params, live):
+    """Keras' fit with our callbacks: (history, best epoch counted from 1, {fit_seconds, fit_core_seconds, flops})."""
+    import keras
+
+    epochs = config.epochs
+    # patience=epochs: never stops early, only tracks (and maybe restores) the best epoch.
+    best = keras.callbacks.EarlyStopping(
+        monitor=config.monitor, patience=epochs, restore_best_weights=config.restore_best_weights
+    )
     # Before `best`: at each epoch's end the EMA weights are swapped in, so `best` keeps those.
-    ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if fit_params.ema_momentum else []
+    ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum else []
     callbacks = [epoch_logger(live, name, epochs), *ema, best]
-    if fit_params.schedule.kind == "plateau":
+    if config.schedule.kind == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor=fit_params.monitor, factor=fit_params.schedule.factor, patience=fit_params.schedule.patience
+                monitor=config.monitor, factor=config.schedule.factor, patience=config.schedule.patience
             )
         )
-    start = time.perf_counter()
+    started, cpu_started = time.perf_counter(), core_seconds()
     with quiet_tf.quiet_fit_and_predict():
         history = model.fit(
-            x_train,
-            y_train,
-            validation_data=val,
+            *data.train,
+            validation_data=data.val,
             epochs=epochs,
-            batch_size=fit_params.batch_size,
+            batch_size=config.batch_size,
             validation_batch_size=train_params.validation_batch_size,
             callbacks=callbacks,
             verbose=0,
         )
-    seconds = time.perf_counter() - start
+    cost = {
+        "fit_seconds": time.perf_counter() - started,
+        "fit_core_seconds": core_seconds() - cpu_started,
+        "flops": flops.training(model, epochs, len(data.train[0]), len(data.val[0])),
+        "images": epochs * len(data.train[0]),
+    }
+    return history.history, best.best_epoch + 1, cost
 
-    history = history.history
-    best_index = best.best_epoch
-    saved_index = best_index if fit_params.restore_best_weights else epochs - 1
-    save_keras_model(model, paths["model"])
-    write_text(paths["record"] / "summary.txt", summary_text(model))
-    write_json(
-        paths["record"] / "training.json",
-        {
-            "model": name,
-            "config": config,
-            "train_samples": len(x_train),
-            "val_samples": len(val[0]),
-            "params": parameter_counts(model),
-            "layers": layer_table(model),
-            "untrained_output": {
-                "probabilities": [float(p) for p in untrained_output],
-                "sum": float(untrained_output.sum()),
-            },
-            "weights_from_epoch": saved_index + 1,
-            "bits_decided_by": what_decides_the_bits(cpu_isa, train_params),
+
+def core_seconds():
+    """CPU time of this process, every thread, user and system: what a run costs, whatever runs beside it."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def training_record(model, name, config, data, untrained_output, saved_epoch, cpu_isa, train_params):
+    """training.json: what the report describes the model by, from outputs alone."""
+    return {
+        "model": name,
+        "config": config.record(),
+        "train_samples": len(data.train[0]),
+        "val_samples": len(data.val[0]),
+        "params": parameter_counts(model),
+        "layers": layer_table(model),
+        "untrained_output": {
+            "probabilities": [float(p) for p in untrained_output],
+            "sum": float(untrained_output.sum()),
         },
-    )
-    # The stage's DVC metric, beside DVCLive's last epoch: a sweep that runs only training compares these.
+        "weights_from_epoch": saved_epoch,
+        "bits_decided_by": what_decides_the_bits(cpu_isa, train_params),
+    }
+
+
+def summarise(live, model, config, data, train_params, history, best_epoch, cost):
+    """The stage's DVC metric, beside DVCLive's last epoch: a sweep that runs only training compares these.
+
+    With `test_time_flip` the summary adds the saved model's validation scores as evaluation predicts
+    (stages/inference.py). The work is there too, in GFLOP; the time is not, as it varies run to run.
+    """
     live.summary.update(
-        epochs=epochs,
-        best_epoch=best_index + 1,
-        best_val_accuracy=round(float(history["val_accuracy"][best_index]), DIGITS),
-        best_val_loss=round(float(history["val_loss"][best_index]), DIGITS),
+        epochs=config.epochs,
+        best_epoch=best_epoch,
+        best_val_accuracy=round(float(history["val_accuracy"][best_epoch - 1]), DIGITS),
+        best_val_loss=round(float(history["val_loss"][best_epoch - 1]), DIGITS),
     )
-    if config.get("test_time_flip"):
-        x_val, y_val = val
+    if getattr(config, "test_time_flip", False):
+        x_val, y_val = data.val
         predicted = inference.probabilities(model, x_val, train_params.validation_batch_size, True)
         flipped = inference.scores(predicted, y_val)
         live.summary.update({f"tta_val_{key}": round(value, DIGITS) for key, value in flipped.items()})
+    live.summary.update(parameters=parameter_counts(model)["total"], training_gflop=round(cost["flops"] / 1e9, 1))
     live.end()
-    log_timing(name, seconds, epochs * len(x_train) / seconds)
-    print(
-        f"{name}: weights from epoch {saved_index + 1} ({fit_params.monitor} "
-        f"{history[fit_params.monitor][saved_index]:.4f}); fit took {seconds:.1f} s"
-    )
     return dict(live.summary)
 
 
-def log_timing(name, seconds, samples_per_second):
-    """Append to a git-ignored log: timings are for people and benchmarks, not for dvc.lock."""
-    TIMING_LOG.parent.mkdir(exist_ok=True)
-    with open(TIMING_LOG, "a") as log:
-        log.write(
-            json.dumps(
-                {
-                    "model": name,
-                    "fit_seconds": round(seconds, 2),
-                    "samples_per_second": round(samples_per_second, 1),
-                    "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                }
-            )
-            + "\n"
-        )
+def timing_log():
+    """logs/timing.jsonl in the project: a queued experiment runs in a copy, and DVC_ROOT names the project."""
+    return Path(os.environ.get("DVC_ROOT", ".")) / TIMING_LOG
+
+
+def log_timing(name, cost):
+    """Append to a git-ignored log: timings are for people, sweeps and benchmarks, not for dvc.lock.
+
+    `experiment` is the queued experiment's name (DVC_EXP_NAME), so a sweep's table can join the two.
+    """
+    path = timing_log()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = {
+        "model": name,
+        "experiment": os.environ.get("DVC_EXP_NAME"),
+        "fit_seconds": round(cost["fit_seconds"], 2),
+        "fit_core_seconds": round(cost["fit_core_seconds"], 2),
+        "samples_per_second": round(cost["images"] / cost["fit_seconds"], 1),
+        "training_gflop": round(cost["flops"] / 1e9, 1),
+        "cpu_model": kernels.cpu_model(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    with open(path, "a") as log:
+        log.write(json.dumps(line) + "\n")

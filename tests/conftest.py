@@ -267,7 +267,7 @@ def small_data():
 
 def as_images(data):
     """small_data shaped for LeNet-5."""
-    from stages.train_lenet import IMAGE_SHAPE
+    from stages.networks import IMAGE_SHAPE
 
     (x_train, y_train), (x_val, y_val) = data
     return (x_train.reshape(-1, *IMAGE_SHAPE), y_train), (x_val.reshape(-1, *IMAGE_SHAPE), y_val)

@@ -3,9 +3,8 @@
 import pytest
 from test_models import lenet_config
 
-from benchmarks import flops
-from stages import quiet_tf
-from stages.train_lenet import build_lenet
+from stages import flops, quiet_tf
+from stages.networks import build_lenet
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +35,19 @@ def test_a_convolution_counts_every_output_position(keras):
     forward = 288 + 360 + 15
     # backward: weights' and inputs' gradients for every layer but the first, which has no input gradient
     assert flops.per_image(model) == {"forward": 2 * forward, "train": 2 * (3 * forward - 288)}
+
+
+def test_a_separable_convolution_counts_its_depthwise_and_pointwise_parts(keras):
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4, 4, 2)),
+            keras.layers.Conv2D(2, 1),  # 4 x 4 x 2 x 2 = 64, first: no input gradient
+            # stride 2: 2 x 2 positions; depthwise 2 channels x 3 x 3 = 18 each, pointwise 2 x 5 = 10 each
+            keras.layers.SeparableConv2D(5, 3, strides=2, padding="same"),
+        ]
+    )
+    forward = 64 + 2 * 2 * (2 * 9 + 2 * 5)
+    assert flops.per_image(model) == {"forward": 2 * forward, "train": 2 * (3 * forward - 64)}
 
 
 def test_a_training_counts_training_and_validation_passes(keras):

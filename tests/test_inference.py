@@ -5,11 +5,10 @@ import json
 import numpy as np
 import pytest
 from conftest import as_images
-from test_models import SEED, fresh, lenet_config, train_small
+from test_models import lenet_config, train_small
 
 from stages import inference
-from stages.evaluate import evaluate
-from stages.train_lenet import build_lenet
+from stages.evaluation import evaluate
 
 # A small network, so that two short runs stay quick; batch-norm as in lenet.tuned.
 SMALL = {
@@ -44,7 +43,7 @@ def run(tmp_path, monkeypatch, data, name, **changes):
     config = lenet_config(**{**SMALL, **changes})
     workdir = tmp_path / name
     workdir.mkdir()
-    record = train_small(workdir, monkeypatch, fresh(lambda: build_lenet(config, SEED)), data, "lenet-base", config)
+    record = train_small(workdir, monkeypatch, data, "lenet-base", config)
     return record, load(workdir / "models/lenet-base.keras"), workdir
 
 

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from conftest import PARAMS, as_images
 
-from stages import params, training
-from stages.train_lenet import build_lenet
-from stages.train_mlp import build_mlp
+from stages import flops, params, training
+from stages.networks import build_lenet, build_mlp
 
 TRAIN = params.check(PARAMS, "train").model_copy(
     update={"steps_per_execution": 1, "validation_batch_size": 500, "inter_op_threads": 0, "intra_op_threads": 0}
@@ -27,7 +26,7 @@ def lenet_config(variant="base", **changes):
 def built():
     mlp = params.check(PARAMS, "mlp")
     return {
-        "mlp": build_mlp(784, mlp.hidden_units, mlp.activation),
+        "mlp": build_mlp(mlp.hidden_units, mlp.activation),
         **{f"lenet-{v}": build_lenet(lenet_config(v)) for v in ("base", "dropout", "batchnorm")},
     }
 
@@ -108,6 +107,31 @@ def test_the_knobs_shape_the_network():
     assert training.parameter_counts(build_lenet(config))["total"] == conv + 16 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10
 
 
+def test_a_stride_and_a_separable_convolution_shape_the_network():
+    config = lenet_config(
+        filters=[8, 16],
+        kernel_size=[3, 3],
+        padding=["same", "same"],
+        pooling=["none", "max"],
+        strides=[2, 1],
+        conv=["full", "separable"],
+    )
+    table = training.layer_table(build_lenet(config))
+    assert [(layer["type"], layer["output_shape"]) for layer in table[:3]] == [
+        ("Conv2D", [14, 14, 8]),  # the stride halves the side, as a pool would
+        ("SeparableConv2D", [14, 14, 16]),
+        ("MaxPooling2D", [7, 7, 16]),
+    ]
+    # depthwise 3x3 per input channel, then pointwise 8 -> 16 with a bias
+    assert table[1]["params"] == 3 * 3 * 8 + 8 * 16 + 16
+
+
+def test_without_the_new_knobs_a_variant_records_the_keys_params_yaml_gives():
+    config = lenet_config()
+    assert "conv" not in config.record() and "strides" not in config.record()
+    assert lenet_config(strides=[1, 2, 1]).record()["strides"] == [1, 2, 1]
+
+
 def augmented(translate=0.1, flip=True):
     return lenet_config(augment={"translate": translate, "flip": flip})
 
@@ -156,25 +180,20 @@ def test_cosine_schedule_warms_up_then_decays():
 # --- training on a small real subset ---------------------------------------------
 
 
-def train_small(workdir, monkeypatch, model, data, name, config):
+def train_small(workdir, monkeypatch, data, name, config, seed=SEED):
     monkeypatch.chdir(workdir)
-    training.fit(model, name, *data, config, TRAIN, config.model_dump(), "avx2")
+    training.train(name, config, seed=seed, train_params=TRAIN, cpu_isa="avx2", splits=data)
     return {
         **json.loads((workdir / "reports/training" / name / "training.json").read_text()),
         **json.loads((workdir / "reports/live" / name / "metrics.json").read_text()),
     }
 
 
-def fresh(build):
-    training.configure(SEED, TRAIN)
-    return build()
-
-
 def test_lenet_learns_on_a_small_subset(small_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("DVC_EXP_NAME", "sweep-run-1")  # what a queued experiment's run sees
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     config = lenet_config(epochs=2)
-    record = train_small(
-        tmp_path, monkeypatch, fresh(lambda: build_lenet(config)), as_images(small_data), "lenet-base", config
-    )
+    record = train_small(tmp_path, monkeypatch, as_images(small_data), "lenet-base", config)
     assert record["best_val_accuracy"] > 0.6
     assert (tmp_path / "models/lenet-base.keras").is_file()
     for metric in ("accuracy", "loss"):
@@ -188,6 +207,12 @@ def test_lenet_learns_on_a_small_subset(small_data, tmp_path, monkeypatch):
     assert record["weights_from_epoch"] == record["best_epoch"]
     assert record["config"]["filters"] == [6, 16, 120]
     assert record["train_samples"] == 3000
+    # The work goes into the tracked summary; the time only into the git-ignored log, with the run's name.
+    assert record["training_gflop"] == round(flops.training(build_lenet(config), 2, 3000, 1000) / 1e9, 1)
+    assert record["parameters"] == 61_706
+    (timing,) = [json.loads(line) for line in (tmp_path / "logs/timing.jsonl").read_text().splitlines()]
+    assert timing["model"] == "lenet-base" and timing["experiment"] == "sweep-run-1"
+    assert 0 < timing["fit_core_seconds"] and timing["training_gflop"] == record["training_gflop"]
 
 
 def test_augmented_training_with_every_new_knob_is_deterministic(small_data, tmp_path, monkeypatch):
@@ -213,7 +238,7 @@ def test_augmented_training_with_every_new_knob_is_deterministic(small_data, tmp
     outputs = []
     for run in ("first", "second"):
         (tmp_path / run).mkdir()
-        train_small(tmp_path / run, monkeypatch, fresh(lambda: build_lenet(config, SEED)), data, "lenet-base", config)
+        train_small(tmp_path / run, monkeypatch, data, "lenet-base", config)
         outputs.append(
             [
                 (tmp_path / run / path).read_bytes()
@@ -230,8 +255,10 @@ def test_augmented_training_with_every_new_knob_is_deterministic(small_data, tmp
 
 
 def test_without_restore_the_last_epoch_is_kept(small_data, tmp_path, monkeypatch):
-    config = params.check(PARAMS, "mlp").model_copy(update={"epochs": 2, "restore_best_weights": False})
-    record = train_small(tmp_path, monkeypatch, fresh(lambda: build_mlp(784, [16], "relu")), small_data, "mlp", config)
+    config = params.check(PARAMS, "mlp").model_copy(
+        update={"epochs": 2, "restore_best_weights": False, "hidden_units": [16]}
+    )
+    record = train_small(tmp_path, monkeypatch, small_data, "mlp", config)
     assert record["weights_from_epoch"] == 2
     assert np.isfinite(record["best_val_loss"])
 

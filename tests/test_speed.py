@@ -9,7 +9,6 @@ from conftest import ROOT, as_images
 from test_models import TRAIN, lenet_config
 
 from stages import training
-from stages.train_lenet import build_lenet
 
 NON_MODEL_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples", "report")
 
@@ -38,8 +37,7 @@ def test_the_optimised_training_path_learns_as_well_as_the_plain_one(small_data,
     for name, runtime in (("plain", plain), ("optimised", optimised)):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
-        training.configure(3, runtime)
-        training.fit(build_lenet(config), "lenet-base", train, val, config, runtime, config.model_dump(), "avx2")
+        training.train("lenet-base", config, seed=3, train_params=runtime, cpu_isa="avx2", splits=(train, val))
         results[name] = json.loads((tmp_path / name / "reports/live/lenet-base/metrics.json").read_text())
     assert results["plain"]["best_val_accuracy"] > 0.6
     assert results["optimised"]["best_val_accuracy"] == pytest.approx(

@@ -18,18 +18,15 @@ from pathlib import Path
 
 import numpy as np
 from stages import params, quiet_tf, training
-from stages.train_lenet import build_lenet
 
 quiet_tf.import_tensorflow()
 P = params.load(Path(sys.argv[1]))
-config = params.check(P, "lenet.base").model_copy(update={"epochs": 2})
+config = params.check(P, "lenet.base").model_copy(update={"epochs": 2, "test_time_flip": True})
 train = params.check(P, "train")
 rng = np.random.default_rng(0)
 x = rng.random((3000, 28, 28, 1), dtype=np.float32)
 y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 3000)]
-training.configure(1, train)
-training.fit(build_lenet(config), "lenet-base", (x, y), (x[:700], y[:700]), config, train,
-             {"test_time_flip": True}, "avx2")
+training.train("lenet-base", config, seed=1, train_params=train, cpu_isa="avx2", splits=((x, y), (x[:700], y[:700])))
 """
 
 
