@@ -15,7 +15,7 @@ def project_trainings(project):
     """
     import numpy as np
 
-    from stages import flops, networks, params, quiet_tf
+    from stages import flops, models, networks, params, quiet_tf
 
     quiet_tf.import_tensorflow()
     project = Path(project)
@@ -24,8 +24,7 @@ def project_trainings(project):
     for split in ("train", "val"):
         with np.load(project / "data" / "prepared" / f"{split}.npz") as data:
             sizes[split] = len(data["label"])
-    models = ["mlp", *(f"lenet-{variant}" for variant in raw["lenet"])]
-    configs = {model: params.check(raw, params.model_key(model)) for model in models}
+    configs = {model: params.check(raw, models.params_key(model)) for model in models.names(raw)}
     return {
         model: flops.training(networks.build(model, config), config.epochs, sizes["train"], sizes["val"])
         for model, config in configs.items()

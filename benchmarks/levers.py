@@ -41,7 +41,7 @@ from stages.networks import IMAGE_SHAPE, build_lenet
 
 model_name, batch = sys.argv[1], sys.argv[5]
 samples, epochs, threads = map(int, sys.argv[2:5])
-config = params.read(params.model_key(model_name))
+config = params.read(models.params_key(model_name))
 if batch != "None":
     config = config.model_copy(update={"batch_size": int(batch)})
 train = params.read("train").model_copy(update={"intra_op_threads": threads})

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from stages import kernels, params
+from stages import kernels, models, params
 from stages.common import METRICS_DIR, REFERENCE_SUMMARY_FILE, StageError, model_outputs
 from stages.reference_summary import load_summary
 
@@ -35,13 +35,6 @@ METRICS = ("accuracy", "loss")
 
 class CannotJudge(StageError):
     """Nothing to judge against: exit status 2, not 1, which means OUTSIDE."""
-
-
-def model_stages(model):
-    if model == "mlp":
-        return ["train_mlp", "evaluate_mlp"]
-    variant = model.removeprefix("lenet-")
-    return [f"train_lenet@{variant}", f"evaluate_lenet@{variant}"]
 
 
 def outs(lock, stage):
@@ -90,8 +83,8 @@ def changed_params(model, stats, summary, raw_params):
     if raw_params.get("data") != summary["split"]["data"]:
         changed.append("data")
     if stats is not None:
-        current = params.check(raw_params, params.model_key(model)).model_dump()
-        changed += [f"{params.model_key(model)}.{k}" for k in current if current[k] != stats["params"].get(k)]
+        current = params.check(raw_params, models.params_key(model)).model_dump()
+        changed += [f"{models.params_key(model)}.{k}" for k in current if current[k] != stats["params"].get(k)]
     return changed
 
 
@@ -139,9 +132,8 @@ def verdicts(committed_lock, current_lock, summary, raw_params, read_metrics, st
         if differ
         else ("data and Part 1", IDENTICAL, ", ".join(PORTABLE_STAGES))
     )
-    models = ["mlp", *(f"lenet-{v}" for v in raw_params["lenet"])]
-    for model in models:
-        stages = model_stages(model)
+    for model in models.names(raw_params):
+        stages = list(models.stages(model).values())
         if any(s in stale for s in stages):
             lines.append((model, NOT_JUDGED, "not reproduced: dvc status says it is out of date; run make repro"))
             continue

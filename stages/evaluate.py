@@ -10,7 +10,7 @@ report under reports/evaluation/.
 
 import argparse
 
-from stages import params
+from stages import models, params
 from stages.common import (
     EVALUATION_DIR,
     FIGURES_DIR,
@@ -25,7 +25,7 @@ from stages.common import (
     write_json,
     write_text,
 )
-from stages.evaluation import MODEL_NAME, evaluate, metrics_record, per_class_csv, predictions_csv
+from stages.evaluation import evaluate, metrics_record, per_class_csv, predictions_csv
 from stages.figures import confusion_figure, curves_figure, predictions_figure, save_figure
 from stages.inference import check_model_file, load_model
 
@@ -34,7 +34,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="mlp or lenet-<variant>")
     name = parser.parse_args().model
-    if not MODEL_NAME.match(name):
+    if not models.NAME.match(name):
         raise StageError(f"{name}: not a model name (expected mlp or lenet-<variant>)")
     _, evaluate_params, grid = params.read("cpu_isa", "evaluate", "plots.predictions_grid")
     batch_size = evaluate_params.batch_size

@@ -5,14 +5,12 @@ What evaluate draws from these is in stages/figures.py; the reference runs use t
 
 import csv
 import io
-import re
 
 from sklearn.metrics import precision_recall_fscore_support
 
 from stages import inference, quiet_tf
 from stages.common import CLASS_NAMES
 
-MODEL_NAME = re.compile(r"^(mlp|lenet-[a-z][a-z0-9_]*)$")
 DIGITS = 4  # metrics are rounded so that `dvc metrics show` stays readable
 
 

@@ -10,6 +10,7 @@ one (`conv: separable`), as MobileNet does.
 Keras is imported inside the functions, so that params are checked before it loads.
 """
 
+from stages import models
 from stages.common import NUM_CLASSES
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -20,14 +21,14 @@ CONVOLUTION = {"full": "Conv2D", "separable": "SeparableConv2D"}
 
 def build(model, config, seed=0):
     """The untrained network of `model` (`mlp` or `lenet-<variant>`) with its params `config`."""
-    if model == "mlp":
+    if not models.is_lenet(model):
         return build_mlp(config.hidden_units, config.activation)
     return build_lenet(config, seed, name=model)
 
 
 def as_input(model, x):
     """Prepared rows of 784 pixels, shaped as `model` takes them: rows for the MLP, 28x28x1 images for a LeNet."""
-    return x if model == "mlp" else x.reshape(-1, *IMAGE_SHAPE)
+    return x.reshape(-1, *IMAGE_SHAPE) if models.is_lenet(model) else x
 
 
 def build_mlp(hidden_units, activation, num_classes=NUM_CLASSES, input_size=INPUT_SIZE):

@@ -36,11 +36,6 @@ def load(path=PARAMS_FILE):
     return params
 
 
-def model_key(model):
-    """Where a model's params live: `mlp`, or `lenet.<variant>` for `lenet-<variant>`."""
-    return "mlp" if model == "mlp" else "lenet." + model.removeprefix("lenet-")
-
-
 def check(params, *keys):
     """The validated value of each dotted key (`seed`, `lenet.base`, `plots.samples_grid`).
 

@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from stages import params, training
+from stages import models, params, training
 from stages.common import REFERENCE_RUNS_DIR, StageError, load_split, model_outputs, read_json, run, write_json
-from stages.evaluation import DIGITS, MODEL_NAME, evaluate
+from stages.evaluation import DIGITS, evaluate
 from stages.inference import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,10 +67,10 @@ def main():
     parser.add_argument("model", help="mlp or lenet-<variant>")
     parser.add_argument("seed", type=int, help="the training seed")
     args = parser.parse_args()
-    if not MODEL_NAME.match(args.model) or args.seed < 0:
+    if not models.NAME.match(args.model) or args.seed < 0:
         raise StageError(f"{args.model} {args.seed}: expected mlp or lenet-<variant>, and a seed >= 0")
     cpu_isa, train_params, evaluate_params, config = params.read(
-        "cpu_isa", "train", "evaluate", params.model_key(args.model)
+        "cpu_isa", "train", "evaluate", models.params_key(args.model)
     )
     with tempfile.TemporaryDirectory(prefix="reference-run-") as workdir:
         record = train_and_test(

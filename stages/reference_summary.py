@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stages import params
+from stages import models, params
 from stages.common import REFERENCE_RUNS_DIR, REFERENCE_SUMMARY_FILE, StageError, run, write_json
 
 METRICS = ("accuracy", "loss")
@@ -97,24 +97,24 @@ def read_runs(runs_dir=REFERENCE_RUNS_DIR):
 
 
 def summarise(runs, raw_params, confidence):
-    models = {}
+    stats = {}
     for model, records in runs.items():
         if len(records) < 2:
             continue  # one run has no spread
-        models[model] = {
+        stats[model] = {
             "n": len(records),
             "seeds": [r["seed"] for r in records],
             **{f"test_{m}": describe([r["test"][m] for r in records], confidence) for m in METRICS},
-            "params": params.check(raw_params, params.model_key(model)).model_dump(),
+            "params": params.check(raw_params, models.params_key(model)).record(),
         }
-    runs_used = [r for model in models for r in runs[model]]
+    runs_used = [r for model in stats for r in runs[model]]
     return {
         "rule": "within when inside mean +- t * std * sqrt(1 + 1/n), t the two-sided confidence quantile, n - 1 dof",
         "confidence": confidence,
         "split": {"seed": raw_params["seed"], "data": raw_params["data"]},
         "cpu_models": sorted({r["bits_decided_by"]["cpu_model"] for r in runs_used}),
         "code_versions": sorted({r["code_version"] for r in runs_used}),
-        "models": models,
+        "models": stats,
     }
 
 

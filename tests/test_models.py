@@ -128,7 +128,8 @@ def test_a_stride_and_a_separable_convolution_shape_the_network():
 
 def test_without_the_new_knobs_a_variant_records_the_keys_params_yaml_gives():
     config = lenet_config()
-    assert "conv" not in config.record() and "strides" not in config.record()
+    assert "conv" not in config.record()
+    assert "strides" not in config.record()
     assert lenet_config(strides=[1, 2, 1]).record()["strides"] == [1, 2, 1]
 
 
@@ -211,8 +212,10 @@ def test_lenet_learns_on_a_small_subset(small_data, tmp_path, monkeypatch):
     assert record["training_gflop"] == round(flops.training(build_lenet(config), 2, 3000, 1000) / 1e9, 1)
     assert record["parameters"] == 61_706
     (timing,) = [json.loads(line) for line in (tmp_path / "logs/timing.jsonl").read_text().splitlines()]
-    assert timing["model"] == "lenet-base" and timing["experiment"] == "sweep-run-1"
-    assert 0 < timing["fit_core_seconds"] and timing["training_gflop"] == record["training_gflop"]
+    assert timing["model"] == "lenet-base"
+    assert timing["experiment"] == "sweep-run-1"
+    assert timing["fit_core_seconds"] > 0
+    assert timing["training_gflop"] == record["training_gflop"]
 
 
 def test_augmented_training_with_every_new_knob_is_deterministic(small_data, tmp_path, monkeypatch):
