@@ -2,14 +2,15 @@
 
     python -m ci.sweep queue sweeps/<name>.yaml [--jobs 2]   # queue every run not yet finished, start workers
     python -m ci.sweep wait sweeps/<name>.yaml               # until the queue is empty; exit 1 if a run failed
-    python -m ci.sweep collect sweeps/<name>.yaml            # the table the file's `csv` names
+    python -m ci.sweep collect sweeps/<name>.yaml            # its table, reports/sweeps/<name>.csv
 
 A sweep file names the params entry its runs override (`variant`, an entry of `lenet`), the stage to
-run (`target`, training only, so the test set stays unread) and one mapping of overrides a run. Each
-run is the DVC experiment `<file stem>-<run>`: a run already finished is not queued again, so a sweep
-cut off half-way resumes where it stopped. The table holds every run: its overrides, validation
-accuracy, parameters, training GFLOP (from the tracked metrics), and its fit's core-seconds and CPU
-model, which the training logs outside git (logs/timing.jsonl) because they vary run to run.
+run (`target`, training only, so the test set stays unread) and one mapping of overrides a run; the first
+run is the baseline the others are priced against. Each run is the DVC experiment `<file stem>-<run>`: a
+run already finished is not queued again, so a sweep cut off half-way resumes where it stopped. The table
+holds every run: its overrides, validation accuracy, parameters, training GFLOP (from the tracked
+metrics), and its fit's core-seconds and CPU model, which the training logs outside git
+(logs/timing.jsonl) because they vary run to run.
 """
 
 import argparse
@@ -24,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from stages.common import StageError, write_text
+from stages.pricing import SWEEPS_DIR
 from stages.training import TIMING_LOG
 
 METRICS = ("best_val_accuracy", "tta_val_accuracy", "best_epoch", "parameters", "training_gflop")
@@ -35,9 +37,9 @@ def load_sweep(path):
         sweep = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise StageError(f"{path}: cannot read a sweep ({error})".splitlines()[0]) from None
-    missing = {"variant", "target", "csv", "runs"} - set(sweep or {})
+    missing = {"variant", "target", "runs"} - set(sweep or {})
     if missing:
-        raise StageError(f"{path}: missing {', '.join(sorted(missing))}: expected variant, target, csv and runs")
+        raise StageError(f"{path}: missing {', '.join(sorted(missing))}: expected variant, target and runs")
     return sweep
 
 
@@ -91,7 +93,8 @@ def queue(path, jobs):
             continue
         dvc("exp", "run", "--queue", sweep["target"], "-n", name, *overrides_args(sweep["variant"], overrides))
         print(f"{name}: queued")
-    dvc("queue", "start", "-j", str(jobs))
+    # The workers DVC starts outlive this command and would hold a captured pipe open until the sweep ends.
+    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], stdout=subprocess.DEVNULL, timeout=120, check=True)
 
 
 def wait(path, poll_seconds=30):
@@ -131,7 +134,7 @@ def table(path, sweep, rows, costs):
     keys = sorted({key for overrides in names.values() for key in flat(overrides)})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["experiment", *keys, *METRICS, *COST])
+    writer.writerow(["experiment", "model", *keys, *METRICS, *COST])
     for name in names:
         data = rows.get(name)
         if data is None:
@@ -142,15 +145,16 @@ def table(path, sweep, rows, costs):
         )
         cost = costs.get((name, model), {})
         cells = [json.dumps(params.get(key)) if isinstance(params.get(key), list) else params.get(key) for key in keys]
-        writer.writerow([name, *cells, *(metrics.get(m) for m in METRICS), *(cost.get(c) for c in COST)])
+        writer.writerow([name, model, *cells, *(metrics.get(m) for m in METRICS), *(cost.get(c) for c in COST)])
     return out.getvalue()
 
 
 def collect(path):
     sweep = load_sweep(path)
     text = table(path, sweep, finished(), latest_costs(TIMING_LOG))
-    write_text(sweep["csv"], text)
-    print(f"{sweep['csv']}: {len(text.splitlines()) - 1} runs")
+    csv_path = SWEEPS_DIR / f"{Path(path).stem}.csv"
+    write_text(csv_path, text)
+    print(f"{csv_path}: {len(text.splitlines()) - 1} runs")
 
 
 def main():

@@ -8,7 +8,7 @@ entry of `lenet` in params.yaml. No TensorFlow here.
 import csv
 from pathlib import Path
 
-from stages import distribution, params
+from stages import distribution, params, pricing
 from stages.common import (
     EVALUATION_DIR,
     FIGURES_DIR,
@@ -314,11 +314,13 @@ def over_seeds(all_outputs, summary, hand_in):
 
 
 def build_report(variants):
+    """The report's text, and {path: text} of the plot data it draws (the priced sweeps' frontiers)."""
     models = ["mlp"] + [f"lenet-{variant}" for variant in variants]
     all_outputs = {name: load_model_outputs(name) for name in models}
     shapes = read_json(SHAPES_FILE)
     summary, hand_in = distribution.load()
-    return (
+    priced, plots = pricing.sections(summary["models"], table)
+    text = (
         "\n\n".join(
             part
             for part in [
@@ -329,17 +331,21 @@ def build_report(variants):
                 part2(shapes, read_json(SAMPLES_FILE)),
                 part3(shapes, all_outputs["mlp"]),
                 part4(all_outputs, read_csv(SWEEP_FILE), read_csv(SCHEDULE_STUDY_FILE), summary),
+                priced,
                 over_seeds(all_outputs, summary, hand_in),
             ]
             if part
         )
         + "\n"
     )
+    return text, plots
 
 
 def main():
     variants = params.read("lenet")
-    write_text(REPORT_FILE, build_report(list(variants)))
+    text, plots = build_report(list(variants))
+    pricing.write_plots(plots)
+    write_text(REPORT_FILE, text)
     print(f"wrote {REPORT_FILE}")
 
 
