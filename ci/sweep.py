@@ -6,11 +6,12 @@
 
 A sweep file names the params entry its runs override (`variant`, an entry of `lenet`), the stage to
 run (`target`, training only, so the test set stays unread) and one mapping of overrides a run; the first
-run is the baseline the others are priced against. Each run is the DVC experiment `<file stem>-<run>`: a
-run already finished is not queued again, so a sweep cut off half-way resumes where it stopped. The table
-holds every run: its overrides, validation accuracy, parameters, training GFLOP (from the tracked
-metrics), and its fit's core-seconds and CPU model, which the training logs outside git
-(logs/timing.jsonl) because they vary run to run.
+run is the baseline the others are priced against. With `seeds`, each run is trained once a seed
+(`training_seed`: the committed split, another draw of the training), for finalists. Each run is the
+DVC experiment `<file stem>-<run>`: a run already finished is not queued again, so a sweep cut off
+half-way resumes where it stopped. The table holds every run: its overrides, validation accuracy,
+parameters, training GFLOP (from the tracked metrics), and its fit's core-seconds and CPU model, which
+the training logs outside git (logs/timing.jsonl) because they vary run to run.
 """
 
 import argparse
@@ -28,6 +29,7 @@ from stages.common import StageError, write_text
 from stages.pricing import SWEEPS_DIR
 from stages.training import TIMING_LOG
 
+TRAINING_SEED = "training_seed"  # a sweep's `seeds`: each run retrained with these on the committed split
 METRICS = ("best_val_accuracy", "tta_val_accuracy", "best_epoch", "parameters", "training_gflop")
 COST = ("fit_core_seconds", "fit_seconds", "cpu_model")
 
@@ -44,7 +46,15 @@ def load_sweep(path):
 
 
 def run_names(path, sweep):
-    return {f"{Path(path).stem}-{run}": overrides or {} for run, overrides in sweep["runs"].items()}
+    """{experiment name: its overrides}; with `seeds`, a run a seed: `<stem>-<run>-seed<N>`, on the committed split."""
+    stem, seeds = Path(path).stem, sweep.get("seeds")
+    if not seeds:
+        return {f"{stem}-{run}": overrides or {} for run, overrides in sweep["runs"].items()}
+    return {
+        f"{stem}-{run}-seed{seed}": {**(overrides or {}), TRAINING_SEED: seed}
+        for run, overrides in sweep["runs"].items()
+        for seed in seeds
+    }
 
 
 def dvc(*args, timeout=600):
@@ -76,11 +86,11 @@ def queued():
 
 
 def overrides_args(variant, overrides):
-    """`-S lenet.<variant>.<key>=<value>` a key, values in YAML flow style (lists as [a, b])."""
+    """`-S lenet.<variant>.<key>=<value>` a key (`training_seed` at the top), values in YAML flow style."""
     args = []
     for key, value in overrides.items():
         text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
-        args += ["-S", f"lenet.{variant}.{key}={text}"]
+        args += ["-S", f"{key if key == TRAINING_SEED else f'lenet.{variant}.{key}'}={text}"]
     return args
 
 
@@ -139,7 +149,8 @@ def table(path, sweep, rows, costs):
         data = rows.get(name)
         if data is None:
             continue
-        params = flat(data["params"]["params.yaml"]["data"]["lenet"][variant])
+        everything = data["params"]["params.yaml"]["data"]
+        params = {**flat(everything["lenet"][variant]), TRAINING_SEED: everything.get(TRAINING_SEED)}
         metrics = next(
             (m["data"] for file, m in data["metrics"].items() if file.endswith(f"/{model}/metrics.json")), {}
         )

@@ -105,3 +105,14 @@ def test_the_report_tables_a_sweep_cheapest_first_with_its_cost_against_the_firs
     assert "`half`', 'epochs 15', '50,000', '1,000', '500', '0.50', '0.9350', 'tie (-0.0050)', 'yes'" in text
     assert "'the baseline'" in text
     assert "less than 0.0100 behind the best is a tie" in text
+
+
+def test_a_sweep_with_seeds_queues_each_run_once_a_seed_with_a_top_level_training_seed():
+    names = sweep.run_names("sweeps/fin.yaml", {**SWEEP, "seeds": [43, 44]})
+    assert list(names) == ["fin-base-seed43", "fin-base-seed44", "fin-cheap-seed43", "fin-cheap-seed44"]
+    assert sweep.overrides_args("tuned", names["fin-cheap-seed44"]) == [
+        "-S",
+        "lenet.tuned.epochs=20",
+        "-S",
+        "training_seed=44",
+    ]
