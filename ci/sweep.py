@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from stages import params
 from stages.common import StageError, write_text
 from stages.pricing import SWEEPS_DIR
 from stages.training import TIMING_LOG
@@ -50,8 +51,11 @@ def run_names(path, sweep):
     stem, seeds = Path(path).stem, sweep.get("seeds")
     if not seeds:
         return {f"{stem}-{run}": overrides or {} for run, overrides in sweep["runs"].items()}
+    # The seed params.yaml trains with needs no override: that run's params equal the plain sweep's, so DVC
+    # restores it from the run-cache instead of training it again.
+    default = params.load().get("seed")
     return {
-        f"{stem}-{run}-seed{seed}": {**(overrides or {}), TRAINING_SEED: seed}
+        f"{stem}-{run}-seed{seed}": {**(overrides or {}), **({} if seed == default else {TRAINING_SEED: seed})}
         for run, overrides in sweep["runs"].items()
         for seed in seeds
     }
@@ -141,7 +145,8 @@ def table(path, sweep, rows, costs):
     """CSV text, a line a run: its overrides (the keys any run changes), metrics and cost."""
     variant, model = sweep["variant"], f"lenet-{sweep['variant']}"
     names = run_names(path, sweep)
-    keys = sorted({key for overrides in names.values() for key in flat(overrides)})
+    keys = sorted({key for overrides in names.values() for key in flat(overrides)} - {TRAINING_SEED})
+    keys += ["seed"] if sweep.get("seeds") else []  # the seed training drew from
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["experiment", "model", *keys, *METRICS, *COST])
@@ -150,12 +155,13 @@ def table(path, sweep, rows, costs):
         if data is None:
             continue
         everything = data["params"]["params.yaml"]["data"]
-        params = {**flat(everything["lenet"][variant]), TRAINING_SEED: everything.get(TRAINING_SEED)}
+        drawn = everything.get(TRAINING_SEED)
+        values = {**flat(everything["lenet"][variant]), "seed": everything["seed"] if drawn is None else drawn}
         metrics = next(
             (m["data"] for file, m in data["metrics"].items() if file.endswith(f"/{model}/metrics.json")), {}
         )
         cost = costs.get((name, model), {})
-        cells = [json.dumps(params.get(key)) if isinstance(params.get(key), list) else params.get(key) for key in keys]
+        cells = [json.dumps(values.get(key)) if isinstance(values.get(key), list) else values.get(key) for key in keys]
         writer.writerow([name, model, *cells, *(metrics.get(m) for m in METRICS), *(cost.get(c) for c in COST)])
     return out.getvalue()
 

@@ -9,6 +9,9 @@ of one run (the reference distribution's: stages/distribution.py's tie_margin).
 
 import csv
 import io
+import math
+import re
+import statistics
 from pathlib import Path
 
 from stages.common import REPORTS_DIR, StageError, write_text
@@ -151,6 +154,9 @@ def sections(reference_models, table):
             continue
         reference = reference_models.get(rows[0]["model"])
         margin = tie_margin(reference) if reference else None
+        if "seed" in rows[0]:
+            texts.append(seeds_section(path, rows, margin, table))
+            continue
         marked = mark(rows, margin)
         texts.append(section(path, marked, margin, table))
         plots[FRONTIER_DIR / path.name] = csv_text(plot_rows(marked))
@@ -170,3 +176,57 @@ def csv_text(rows):
 def write_plots(plots):
     for path, text in plots.items():
         write_text(path, text)
+
+
+def by_setting(rows):
+    """{setting: its runs}: a sweep with seeds names each run `<setting>-seed<N>`."""
+    settings = {}
+    for row in rows:
+        settings.setdefault(re.sub(r"-seed\d+$", "", row["experiment"]), []).append(row)
+    return settings
+
+
+def seeds_section(path, rows, one_run_margin, table):
+    """Finalists on several seeds: each setting's validation accuracy as mean +- sd and its mean cost, best
+    mean first; a mean behind the best by less than the noise of such a difference of means is a tie."""
+    settings = by_setting(rows)
+    scores = {name: [accuracy(r) for r in runs] for name, runs in settings.items()}
+    ranked = sorted(settings, key=lambda name: -statistics.fmean(scores[name]))
+    best = scores[ranked[0]]
+    keys = [key for key in varied(rows) if key != "seed"]
+    first = settings[next(iter(settings))][0]
+    body = []
+    for name in ranked:
+        runs, values = settings[name], scores[name]
+        costs = [r["fit_core_seconds"] for r in runs if r["fit_core_seconds"] is not None]
+        gap = statistics.fmean(best) - statistics.fmean(values)
+        if name == ranked[0]:
+            against = "best"
+        elif one_run_margin is None:
+            against = f"-{gap:.4f}"
+        else:
+            margin = one_run_margin * math.sqrt((1 / len(values) + 1 / len(best)) / 2)
+            against = f"{'tie' if gap < margin else 'behind'} (-{gap:.4f}; noise {margin:.4f})"
+        sd = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+        body.append(
+            [
+                f"`{name}`",
+                changes(runs[0], first, keys),
+                ", ".join(str(int(float(r["seed"]))) for r in runs),
+                f"{statistics.fmean(values):.4f}{sd}",
+                f"{statistics.fmean(costs):,.0f}" if costs else "-",
+                against,
+            ]
+        )
+    return "\n\n".join(
+        [
+            f"### Finalists on several seeds: the `{sweep_name(path)}` sweep",
+            f"`{path.as_posix()}`: each finalist trained once a seed on the committed split "
+            "(`training_seed`), validation accuracy of the saved model as mean ± sd over its seeds, and its mean "
+            "fit core-seconds; best mean first.",
+            table(
+                ["setting", "changes from the first", "seeds", "val accuracy, mean ± sd", "core-seconds", "against"],
+                body,
+            ),
+        ]
+    )

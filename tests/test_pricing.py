@@ -15,7 +15,7 @@ def experiment(epochs, accuracy, tta):
     """One experiment as `dvc exp show --json` gives it: its params and its metrics files."""
     metrics = {"best_val_accuracy": accuracy, "tta_val_accuracy": tta, "best_epoch": epochs, "parameters": 62170}
     return {
-        "params": {"params.yaml": {"data": {"lenet": {"tuned": {"epochs": epochs, "filters": [16, 32]}}}}},
+        "params": {"params.yaml": {"data": {"seed": 42, "lenet": {"tuned": {"epochs": epochs, "filters": [16, 32]}}}}},
         "metrics": {
             "reports/live/lenet-tuned/metrics.json": {"data": {**metrics, "training_gflop": 1500.0 * epochs}},
             "reports/live/mlp/metrics.json": {"data": {"best_val_accuracy": 0.5}},
@@ -108,11 +108,25 @@ def test_the_report_tables_a_sweep_cheapest_first_with_its_cost_against_the_firs
 
 
 def test_a_sweep_with_seeds_queues_each_run_once_a_seed_with_a_top_level_training_seed():
-    names = sweep.run_names("sweeps/fin.yaml", {**SWEEP, "seeds": [43, 44]})
-    assert list(names) == ["fin-base-seed43", "fin-base-seed44", "fin-cheap-seed43", "fin-cheap-seed44"]
+    names = sweep.run_names("sweeps/fin.yaml", {**SWEEP, "seeds": [42, 44]})
+    assert list(names) == ["fin-base-seed42", "fin-base-seed44", "fin-cheap-seed42", "fin-cheap-seed44"]
+    assert names["fin-cheap-seed42"] == {"epochs": 20}  # params.yaml's seed: the plain run, from the run-cache
     assert sweep.overrides_args("tuned", names["fin-cheap-seed44"]) == [
         "-S",
         "lenet.tuned.epochs=20",
         "-S",
         "training_seed=44",
     ]
+
+
+def test_finalists_on_several_seeds_are_ranked_by_their_mean_and_tie_within_the_noise_of_two_means():
+    runs = [
+        {**row("fin-a-seed42", 400.0, 0.9380), "seed": "42"},
+        {**row("fin-a-seed43", 420.0, 0.9390), "seed": "43"},
+        {**row("fin-b-seed42", 300.0, 0.9360), "seed": "42"},
+        {**row("fin-b-seed43", 320.0, 0.9350), "seed": "43"},
+    ]
+    text = pricing.seeds_section(pricing.SWEEPS_DIR / "fin.csv", runs, 0.004, lambda header, rows: repr(rows))
+    # a: mean 0.9385 +- 0.0007; b: 0.9355, 0.0030 behind; noise 0.004 * sqrt((1/2 + 1/2) / 2) = 0.0028: behind
+    assert "['`fin-a`', 'the baseline', '42, 43', '0.9385 ± 0.0007', '410', 'best']" in text
+    assert "'0.9355 ± 0.0007', '310', 'behind (-0.0030; noise 0.0028)']" in text
