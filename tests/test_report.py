@@ -1,7 +1,7 @@
+from stages.curves import overfitting_signs
 from stages.report_text import (
     changes_from,
     inference_knobs,
-    overfitting_signs,
     regularisers,
     seed_study_section,
     sweep_section,
@@ -98,7 +98,8 @@ def test_the_sweep_table_ranks_runs_by_validation_accuracy():
     ]
     text = sweep_section(rows, {})
     assert "### The sweep behind lenet-tuned" in text
-    assert text.index("| b | 0.2 | 0.93 | best |") < text.index("| a | 0.1 | 0.91 | behind (-0.0200) |")
+    # the csv's 0.93 shows with the column's four decimals
+    assert text.index("| b | 0.2 | 0.9300 | best |") < text.index("| a | 0.1 | 0.9100 | behind (-0.0200) |")
     assert "| experiment | dropout | best val accuracy | against the best |" in text
     assert sweep_section([], {}) == ""
     assert sweep_section(rows[1:2], {}) == ""
@@ -135,7 +136,10 @@ def test_the_report_explains_the_weight_average_and_flip_tta_from_the_outputs():
     config = {"ema_momentum": 0.999, "test_time_flip": True, "batch_size": 128}
     summary = {"best_val_accuracy": 0.9402, "tta_val_accuracy": 0.9431}
     ema, flip = inference_knobs(config, summary, 48_000)
-    assert "momentum 0.999: mostly the last 1,000 of the 375 steps an epoch" in ema
+    # 1,000 steps are more than an epoch's 375: said in epochs, not as "1,000 of the 375"
+    assert "momentum 0.999: mostly the last 1,000 steps, about 2.7 epochs of 375 steps)" in ema
+    (short,) = inference_knobs({**config, "ema_momentum": 0.99, "test_time_flip": False}, summary, 48_000)
+    assert "momentum 0.99: mostly the last 100 of the 375 steps an epoch)" in short
     assert "validation accuracy 0.9431 with it, 0.9402 from the image alone" in flip
     assert inference_knobs({"ema_momentum": 0.0, "test_time_flip": False, "batch_size": 32}, summary, 48_000) == []
 
