@@ -326,23 +326,84 @@ def seed_overfitting(summary, held):
     return parts
 
 
-# Why a knob helps, for the variants that change it from the first (the assignment's LeNet-5).
+def _more(old, new):
+    return isinstance(old, int | float) and isinstance(new, int | float) and new > old
+
+
+def _augment_why(old, new):
+    old, new = old or {}, new or {}
+    reasons = []
+    if new.get("flip") and not old.get("flip"):
+        reasons.append("mirrored garments are still the same class: flips double the variety of the training images")
+    if (new.get("translate") or 0) > (old.get("translate") or 0):
+        reasons.append("a garment shifted by a few pixels is still the same garment")
+    return "; ".join(reasons) or None
+
+
+def _schedule_why(old, new):
+    if new.get("kind") == "cosine" and new.get("warmup_epochs"):
+        return "a short warm-up avoids early instability at a high rate; cosine decay to 0 settles into a minimum"
+    if new.get("kind") == "cosine":
+        return "cosine decay to 0 settles into a minimum"
+    if new.get("kind") == "plateau":
+        return "the rate drops when validation stops improving"
+    return None
+
+
+# Why a knob can help, for the variants that change it from the first (the assignment's LeNet-5): each
+# takes the two values and says nothing when the change goes the other way from the reason.
 WHY = {
-    "kernel_size": "two stacked 3x3 convs see as far as one 5x5 with fewer weights and one more non-linearity",
-    "filters": "the parameters go to the convs, where they see the whole image, rather than to dense layers",
-    "pooling": "halving the resolution after pairs of convs keeps the cost of the wide layers down",
-    "padding": "`same` padding keeps the borders, where garments often end, in play",
-    "head": "the head decides how the last feature map reaches the classifier",
-    "dense_units": "a small head leaves the parameter budget to the convs",
-    "batch_norm": "batch normalisation keeps each layer's inputs standardised, so a higher learning rate trains stably",
-    "augment": "mirrored garments are still the same class: flips double the variety of the training images",
-    "optimizer": "AdamW decouples weight decay from the adaptive step sizes",
-    "weight_decay": "weight decay keeps the weights small, a regulariser",
-    "schedule": "a short warm-up avoids early instability at a high rate; cosine decay to 0 settles into a minimum",
-    "batch_size": "larger batches make each epoch faster on these CPUs",
-    "learning_rate": "with batch-norm and a warm-up, a higher peak rate trains in fewer epochs",
-    "ema_momentum": "an average of the recent weights generalises better than the last noisy update",
-    "test_time_flip": "garments are the same class mirrored, so averaging both views cancels some errors",
+    "kernel_size": lambda old, new: (
+        "two stacked 3x3 convs see as far as one 5x5 with fewer weights and one more non-linearity"
+        if max(new) <= 3 < max(old)
+        else None
+    ),
+    "filters": lambda old, new: (
+        "the parameters go to the convs, where they see the whole image, rather than to dense layers"
+        if len(new) > len(old)
+        else None
+    ),
+    "pooling": lambda old, new: (
+        "pooling after pairs of convs halves the resolution where the wide layers would cost most"
+        if len(new) > len(old) and "none" in new
+        else None
+    ),
+    "padding": lambda old, new: (
+        "`same` padding keeps the borders, where garments often end, in play"
+        if new.count("same") / len(new) > old.count("same") / len(old)
+        else None
+    ),
+    "head": lambda old, new: "the head decides how the last feature map reaches the classifier",
+    "dense_units": lambda old, new: (
+        "a small head leaves the parameter budget to the convs" if sum(new) < sum(old) else None
+    ),
+    "batch_norm": lambda old, new: (
+        "batch normalisation keeps each layer's inputs standardised, so a higher learning rate trains stably"
+        if new
+        else None
+    ),
+    "augment": _augment_why,
+    "optimizer": lambda old, new: (
+        "AdamW decouples weight decay from the adaptive step sizes" if new == "adamw" else None
+    ),
+    "weight_decay": lambda old, new: "weight decay keeps the weights small, a regulariser" if _more(old, new) else None,
+    "schedule": _schedule_why,
+    "batch_size": lambda old, new: (
+        "larger batches make each epoch faster on these CPUs"
+        if _more(old, new)
+        else "smaller batches take more and noisier steps an epoch"
+    ),
+    "learning_rate": lambda old, new: (
+        "a higher peak rate trains in fewer epochs, where batch-norm and a warm-up keep it stable"
+        if _more(old, new)
+        else "a lower rate takes smaller, steadier steps"
+    ),
+    "ema_momentum": lambda old, new: (
+        "an average of the recent weights generalises better than the last noisy update" if new else None
+    ),
+    "test_time_flip": lambda old, new: (
+        "garments are the same class mirrored, so averaging both views cancels some errors" if new else None
+    ),
 }
 
 
@@ -350,9 +411,10 @@ def changes_from(reference, config):
     """Markdown bullets: each knob that differs from `reference`, its two values, and why it can help."""
     lines = []
     for key, value in config.items():
-        if value != reference.get(key):
-            why = f": {WHY[key]}" if key in WHY else ""
-            lines.append(f"- `{key}`: {_short(reference.get(key))} -> {_short(value)}{why}")
+        old = reference.get(key)
+        if value != old:
+            reason = WHY[key](old, value) if key in WHY and old is not None else None
+            lines.append(f"- `{key}`: {_short(old)} -> {_short(value)}" + (f": {reason}" if reason else ""))
     return "\n".join(lines)
 
 
