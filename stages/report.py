@@ -306,8 +306,8 @@ def over_seeds(all_outputs, summary, hand_in):
             "weights, the shuffling and the dropout masks change. The interval is where one more run of an "
             f"unbroken model lands {summary['confidence']:.0%} of the time; `make verify` judges a reproduction by it.",
             table(distribution.header(summary), rows),
-            f"{distribution.source_note(summary)}. The hand-in's figures are better or worse than the interval "
-            "when they lie wholly outside it, on the side of a higher accuracy or a lower loss, or the other.",
+            f"{distribution.source_note(summary)}. A hand-in figure beyond the interval is better on the side "
+            "of a higher accuracy or a lower loss, worse on the other.",
             "\n".join(f"- {line}" for line in words),
         ]
     )

@@ -128,17 +128,23 @@ def verdict(signs, configs):
             f"and {_rise_words(s)}."
         )
     if len(regularised) >= 2:
-        smaller_gap = min(regularised, key=lambda n: signs[n]["accuracy_gap"])
-        smaller_rise = min(regularised, key=lambda n: signs[n]["val_loss_rise"])
-        if smaller_gap == smaller_rise:
-            lines.append(f"Both signs agree: **{smaller_gap}** overfits least on this run.")
+        # at the precision shown: two variants whose figures read the same share the smallest
+        smaller_gap = _smallest(regularised, lambda n: round(100 * signs[n]["accuracy_gap"], 1))
+        smaller_rise = _smallest(regularised, lambda n: round(signs[n]["val_loss_rise"], 4))
+        if len(smaller_gap) == len(smaller_rise) == 1 and smaller_gap == smaller_rise:
+            lines.append(f"Both signs agree: **{smaller_gap[0]}** overfits least on this run.")
         else:
             lines.append(
-                f"The signs disagree ({smaller_gap} has the smallest accuracy gap, {smaller_rise} the "
-                "smallest rise in validation loss), so no variant fights overfitting clearly better on "
-                "this run."
+                f"The signs do not single out one variant ({' and '.join(smaller_gap)} the smallest accuracy gap, "
+                f"{' and '.join(smaller_rise)} the smallest rise in validation loss), so no variant fights "
+                "overfitting clearly better on this run."
             )
     return " ".join(lines)
+
+
+def _smallest(names, key):
+    low = min(map(key, names))
+    return [name for name in names if key(name) == low]
 
 
 def _percent(rate):

@@ -65,7 +65,7 @@ def test_verdict_says_so_when_the_signs_disagree():
         "lenet-batchnorm": overfitting_signs(OVERFITTING),
     }
     text = verdict(signs, CONFIGS)
-    assert "The signs disagree" in text
+    assert "The signs do not single out one variant (lenet-batchnorm the smallest accuracy gap, lenet-dropout" in text
     assert "little sign of overfitting" in text
 
 
@@ -320,3 +320,12 @@ def test_per_class_scores_show_four_decimals_down_a_column_and_counts_agree_with
     assert "1 warm-up epoch, then cosine decay to 0" in text
     config["schedule"] = {"kind": "cosine", "warmup_epochs": 2}
     assert "2 warm-up epochs, then" in report.model_results("lenet-base", outputs)
+
+
+def test_variants_whose_figures_read_the_same_share_the_smallest_and_single_out_none():
+    flat = history([0.80, 0.90], [0.85, 0.86], [0.5, 0.3], [0.40, 0.36])  # gap +4.0 points, no rise
+    flatter = history([0.80, 0.88], [0.85, 0.86], [0.5, 0.3], [0.40, 0.35])  # gap +2.0 points, no rise
+    signs = {"lenet-dropout": overfitting_signs(flatter), "lenet-batchnorm": overfitting_signs(flat)}
+    text = verdict(signs, CONFIGS)
+    assert "(lenet-dropout the smallest accuracy gap, lenet-dropout and lenet-batchnorm the smallest rise" in text
+    assert "Both signs agree" not in text
