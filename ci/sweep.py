@@ -18,6 +18,7 @@ import argparse
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -69,13 +70,16 @@ def dvc(*args, timeout=600):
 
 
 def finished():
-    """{experiment name: its data (params, metrics)} for the experiments of the current commit."""
+    """{experiment name: its data (params, metrics)} for every finished experiment, whatever commit it ran on:
+    a sweep queued before a commit still finishes on the commit it was queued from."""
+    baselines = re.findall(r"^(\S+):$", dvc("exp", "ls", "--all-commits"), re.MULTILINE)
     rows = {}
-    for baseline in json.loads(dvc("exp", "show", "--json")):
-        for experiment in baseline.get("experiments") or []:
-            for rev in experiment.get("revs", []):
-                if rev.get("name") and rev.get("data"):
-                    rows[rev["name"]] = rev["data"]
+    for baseline in baselines:
+        for entry in json.loads(dvc("exp", "show", "--json", "--rev", baseline)):
+            for experiment in entry.get("experiments") or []:
+                for rev in experiment.get("revs", []):
+                    if rev.get("name") and rev.get("data"):
+                        rows[rev["name"]] = rev["data"]
     return rows
 
 
@@ -84,7 +88,7 @@ def queued():
     names = set()
     for line in dvc("queue", "status").splitlines()[1:]:
         parts = line.split()
-        if len(parts) >= 3 and parts[-3] in ("Queued", "Running"):  # Task Name Created Status
+        if len(parts) >= 3 and parts[-1] in ("Queued", "Running"):  # Task Name Created (06:11 AM) Status
             names.add(parts[1])
     return names
 
