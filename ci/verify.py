@@ -162,8 +162,8 @@ def line_state(name, stages, committed, current, stale):
 
 
 def verdicts(committed_lock, current_lock, summary, raw_params, read_metrics, stale=()):
-    """([(name, verdict, detail)], per-figure level or None): the data and Part 1, then each model params.yaml
-    defines."""
+    """([(name, verdict, detail)], the number of figures judged against the reference): the data and Part 1,
+    then each model params.yaml defines."""
     lines = {}
     decided = line_state(PORTABLE, PORTABLE_STAGES, committed_lock, current_lock, stale)
     if decided is None:
@@ -196,10 +196,10 @@ def verdicts(committed_lock, current_lock, summary, raw_params, read_metrics, st
         else:
             lines[model] = None
             to_judge[model] = stats, committed_metrics, metrics
-    level = per_figure_level(len(METRICS) * len(to_judge)) if to_judge else None
+    figures = len(METRICS) * len(to_judge)
     for model, (stats, committed_metrics, metrics) in to_judge.items():
-        lines[model] = judge_model(stats, committed_metrics, metrics, level)
-    return [(name, *line) for name, line in lines.items()], level
+        lines[model] = judge_model(stats, committed_metrics, metrics, per_figure_level(figures))
+    return [(name, *line) for name, line in lines.items()], figures
 
 
 def exit_status(lines):
@@ -268,17 +268,16 @@ def main():
             raise CannotJudge(f"{path}: cannot read this run's metrics ({error})") from None
 
     committed_lock = yaml.safe_load(committed_text)
-    lines, level = verdicts(committed_lock, current_lock, summary, params.load(), read_metrics, stale_stages())
+    lines, figures = verdicts(committed_lock, current_lock, summary, params.load(), read_metrics, stale_stages())
     n = {model: stats["n"] for model, stats in summary["models"].items()}
     print(f"Reproduction verdict against {rev} and the reference ({REFERENCE_SUMMARY_FILE}, seeds per model: {n}):")
     name_width, verdict_width = (max(len(line[i]) for line in lines) for i in (0, 1))
     for name, verdict, detail in lines:
         print(f"  {name:<{name_width}}  {verdict:<{verdict_width}}  {detail}")
-    if level is not None:
-        figures = sum(verdict in (WITHIN, OUTSIDE) for _, verdict, _ in lines) * len(METRICS)
+    if figures:
         print(
-            f"Each interval is a {level:.2%} prediction interval: together the {figures} figures judged show a "
-            f"false OUTSIDE in at most {FALSE_ALARM_RATE:.0%} of healthy runs."
+            f"Each interval is a {per_figure_level(figures):.2%} prediction interval: together the {figures} "
+            f"figures judged show a false OUTSIDE in at most {FALSE_ALARM_RATE:.0%} of healthy runs."
         )
     differ = [name for name, verdict, _ in lines if verdict in (WITHIN, OUTSIDE) and name != PORTABLE]
     reason = bits_line(differ, summary) if differ else None
