@@ -2,14 +2,16 @@
 
     python -m ci.sweep queue sweeps/<name>.yaml [--jobs 2]   # queue every run not yet finished, start workers
     python -m ci.sweep wait sweeps/<name>.yaml               # until the queue is empty; exit 1 if a run failed
-    python -m ci.sweep collect sweeps/<name>.yaml            # the table the file's `csv` names
+    python -m ci.sweep collect sweeps/<name>.yaml            # its table, reports/sweeps/<name>.csv
 
 A sweep file names the params entry its runs override (`variant`, an entry of `lenet`), the stage to
-run (`target`, training only, so the test set stays unread) and one mapping of overrides a run. Each
-run is the DVC experiment `<file stem>-<run>`: a run already finished is not queued again, so a sweep
-cut off half-way resumes where it stopped. The table holds every run: its overrides, validation
-accuracy, parameters, training GFLOP (from the tracked metrics), and its fit's core-seconds and CPU
-model, which the training logs outside git (logs/timing.jsonl) because they vary run to run.
+run (`target`, training only, so the test set stays unread) and one mapping of overrides a run; the first
+run is the baseline the others are priced against. With `seeds`, each run is trained once a seed
+(`training_seed`: the committed split, another draw of the training), for finalists. Each run is the
+DVC experiment `<file stem>-<run>`: a run already finished is not queued again, so a sweep cut off
+half-way resumes where it stopped. The table holds every run: its overrides, validation accuracy,
+parameters, training GFLOP (from the tracked metrics), and its fit's core-seconds and CPU model, which
+the training logs outside git (logs/timing.jsonl) because they vary run to run.
 """
 
 import argparse
@@ -23,9 +25,12 @@ from pathlib import Path
 
 import yaml
 
+from stages import params
 from stages.common import StageError, write_text
+from stages.pricing import SWEEPS_DIR
 from stages.training import TIMING_LOG
 
+TRAINING_SEED = "training_seed"  # a sweep's `seeds`: each run retrained with these on the committed split
 METRICS = ("best_val_accuracy", "tta_val_accuracy", "best_epoch", "parameters", "training_gflop")
 COST = ("fit_core_seconds", "fit_seconds", "cpu_model")
 
@@ -35,14 +40,25 @@ def load_sweep(path):
         sweep = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise StageError(f"{path}: cannot read a sweep ({error})".splitlines()[0]) from None
-    missing = {"variant", "target", "csv", "runs"} - set(sweep or {})
+    missing = {"variant", "target", "runs"} - set(sweep or {})
     if missing:
-        raise StageError(f"{path}: missing {', '.join(sorted(missing))}: expected variant, target, csv and runs")
+        raise StageError(f"{path}: missing {', '.join(sorted(missing))}: expected variant, target and runs")
     return sweep
 
 
 def run_names(path, sweep):
-    return {f"{Path(path).stem}-{run}": overrides or {} for run, overrides in sweep["runs"].items()}
+    """{experiment name: its overrides}; with `seeds`, a run a seed: `<stem>-<run>-seed<N>`, on the committed split."""
+    stem, seeds = Path(path).stem, sweep.get("seeds")
+    if not seeds:
+        return {f"{stem}-{run}": overrides or {} for run, overrides in sweep["runs"].items()}
+    # The seed params.yaml trains with needs no override: that run's params equal the plain sweep's, so DVC
+    # restores it from the run-cache instead of training it again.
+    default = params.load().get("seed")
+    return {
+        f"{stem}-{run}-seed{seed}": {**(overrides or {}), **({} if seed == default else {TRAINING_SEED: seed})}
+        for run, overrides in sweep["runs"].items()
+        for seed in seeds
+    }
 
 
 def dvc(*args, timeout=600):
@@ -74,11 +90,11 @@ def queued():
 
 
 def overrides_args(variant, overrides):
-    """`-S lenet.<variant>.<key>=<value>` a key, values in YAML flow style (lists as [a, b])."""
+    """`-S lenet.<variant>.<key>=<value>` a key (`training_seed` at the top), values in YAML flow style."""
     args = []
     for key, value in overrides.items():
         text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
-        args += ["-S", f"lenet.{variant}.{key}={text}"]
+        args += ["-S", f"{key if key == TRAINING_SEED else f'lenet.{variant}.{key}'}={text}"]
     return args
 
 
@@ -91,7 +107,8 @@ def queue(path, jobs):
             continue
         dvc("exp", "run", "--queue", sweep["target"], "-n", name, *overrides_args(sweep["variant"], overrides))
         print(f"{name}: queued")
-    dvc("queue", "start", "-j", str(jobs))
+    # The workers DVC starts outlive this command and would hold a captured pipe open until the sweep ends.
+    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], stdout=subprocess.DEVNULL, timeout=120, check=True)
 
 
 def wait(path, poll_seconds=30):
@@ -128,29 +145,33 @@ def table(path, sweep, rows, costs):
     """CSV text, a line a run: its overrides (the keys any run changes), metrics and cost."""
     variant, model = sweep["variant"], f"lenet-{sweep['variant']}"
     names = run_names(path, sweep)
-    keys = sorted({key for overrides in names.values() for key in flat(overrides)})
+    keys = sorted({key for overrides in names.values() for key in flat(overrides)} - {TRAINING_SEED})
+    keys += ["seed"] if sweep.get("seeds") else []  # the seed training drew from
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["experiment", *keys, *METRICS, *COST])
+    writer.writerow(["experiment", "model", *keys, *METRICS, *COST])
     for name in names:
         data = rows.get(name)
         if data is None:
             continue
-        params = flat(data["params"]["params.yaml"]["data"]["lenet"][variant])
+        everything = data["params"]["params.yaml"]["data"]
+        drawn = everything.get(TRAINING_SEED)
+        values = {**flat(everything["lenet"][variant]), "seed": everything["seed"] if drawn is None else drawn}
         metrics = next(
             (m["data"] for file, m in data["metrics"].items() if file.endswith(f"/{model}/metrics.json")), {}
         )
         cost = costs.get((name, model), {})
-        cells = [json.dumps(params.get(key)) if isinstance(params.get(key), list) else params.get(key) for key in keys]
-        writer.writerow([name, *cells, *(metrics.get(m) for m in METRICS), *(cost.get(c) for c in COST)])
+        cells = [json.dumps(values.get(key)) if isinstance(values.get(key), list) else values.get(key) for key in keys]
+        writer.writerow([name, model, *cells, *(metrics.get(m) for m in METRICS), *(cost.get(c) for c in COST)])
     return out.getvalue()
 
 
 def collect(path):
     sweep = load_sweep(path)
     text = table(path, sweep, finished(), latest_costs(TIMING_LOG))
-    write_text(sweep["csv"], text)
-    print(f"{sweep['csv']}: {len(text.splitlines()) - 1} runs")
+    csv_path = SWEEPS_DIR / f"{Path(path).stem}.csv"
+    write_text(csv_path, text)
+    print(f"{csv_path}: {len(text.splitlines()) - 1} runs")
 
 
 def main():

@@ -28,14 +28,18 @@ def load(summary_path=REFERENCE_SUMMARY_FILE, hand_in_path=HAND_IN_FILE):
     return read_json(summary_path), read_json(hand_in_path)["models"]
 
 
-def where(value, low, high):
-    return "below" if value < low else "above" if value > high else "within"
+def against(value, interval, lower_is_better=False):
+    """A value against an interval, in words that hold for a loss as for an accuracy: better, worse or within."""
+    low, high = interval
+    if low <= value <= high:
+        return "within"
+    return "better" if (value < low) == lower_is_better else "worse"
 
 
 def hand_in_position(model_stats, hand_in):
-    """Where the hand-in's test accuracy lies against the interval, and the seed mean minus it."""
+    """The hand-in's test accuracy against the interval (better, worse or within), and the seed mean minus it."""
     acc = model_stats["test_accuracy"]
-    return where(hand_in["accuracy"], *acc["interval"]), acc["mean"] - hand_in["accuracy"]
+    return against(hand_in["accuracy"], acc["interval"]), acc["mean"] - hand_in["accuracy"]
 
 
 def header(summary):
@@ -53,29 +57,34 @@ def rows(summary, hand_in, committed, configs=None):
         if stats is None:
             continue
         acc, loss = stats["test_accuracy"], stats["test_loss"]
-        name = f"`{model}`"
-        if configs is not None and configs.get(model) != stats["params"]:
-            name += " (params changed since the reference)"
-        against, gap = "beyond the assignment", ""
+        position, gap = "beyond the assignment", ""
         if model in hand_in:
             h = hand_in[model]
             side, mean_gap = hand_in_position(stats, h)
-            against = f"accuracy {h['accuracy']:.3f} {side}, loss {h['loss']:.3f} {where(h['loss'], *loss['interval'])}"
+            loss_side = against(h["loss"], loss["interval"], lower_is_better=True)
+            position = f"accuracy {h['accuracy']:.3f} {side}, loss {h['loss']:.3f} {loss_side}"
             gap = f"{mean_gap:+.4f}"
         table.append(
             [
-                name,
+                name_cell(model, stats, configs),
                 stats["n"],
                 f"{acc['mean']:.4f} ± {acc['std']:.4f}",
                 f"{acc['min']:.4f} to {acc['max']:.4f}",
                 f"{acc['interval'][0]:.4f} to {acc['interval'][1]:.4f}",
                 f"{loss['mean']:.4f} ± {loss['std']:.4f}",
                 f"{test['accuracy']:.4f}",
-                against,
+                position,
                 gap,
             ]
         )
     return table
+
+
+def name_cell(model, stats, configs=None):
+    """A model's name, marked when `configs` gives it other params than the reference runs': an experiment,
+    which the reference does not describe."""
+    changed = configs is not None and configs.get(model) != stats["params"]
+    return f"`{model}`" + (" (params changed since the reference)" if changed else "")
 
 
 def source_note(summary):

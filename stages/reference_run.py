@@ -9,7 +9,9 @@ reproduces), with `<seed>` in place of `seed` for what training draws: initial
 weights, shuffling, dropout and augmentation. That is what another CPU model does
 to a run: same data, another trajectory. With `<seed>` equal to `seed` the run is
 the pipeline's model, bit for bit on the same machine. The model itself is not kept:
-the run writes only its small record, reference/runs/<model>/seed-<seed>.json.
+the run writes only its small record, reference/runs/<model>/seed-<seed>.json: test loss
+and accuracy, the best validation epoch, and the overfitting signs its curves show at the
+end (train - validation accuracy, validation loss above its minimum, that minimum's epoch).
 """
 
 import argparse
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from stages import models, params, training
 from stages.common import REFERENCE_RUNS_DIR, StageError, load_split, model_outputs, read_json, run, write_json
+from stages.curves import read_history, recorded_signs
 from stages.evaluation import DIGITS, evaluate
 from stages.inference import load_model
 
@@ -57,6 +60,7 @@ def train_and_test(model, seed, cpu_isa, train_params, config, batch_size, workd
         "seed": seed,
         "test": {"loss": round(scores["loss"], DIGITS), "accuracy": round(scores["accuracy"], DIGITS)},
         "validation": {"best_accuracy": summary["best_val_accuracy"], "best_epoch": summary["best_epoch"]},
+        "overfitting": recorded_signs(read_history(outputs["curves"]), DIGITS),
         "bits_decided_by": record["bits_decided_by"],
         "code_version": code_version(),
     }

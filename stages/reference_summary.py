@@ -6,7 +6,10 @@ with t the two-sided `reference.confidence` quantile of Student's t with n - 1 d
 of freedom: a run of a model that is not broken lands outside it with probability
 1 - confidence. `make verify` judges from the same n, mean and std at a level of its own.
 Also recorded: the params the runs were made with (verify judges nothing for a model
-whose params differ), the CPU models and the code version they came from.
+whose params differ), the CPU models and the code version they came from, and, when
+every run of a model recorded them, the mean and sd of its overfitting signs (the
+final train - validation accuracy gap, the final validation loss's rise above its
+minimum, and the epoch of that minimum).
 """
 
 import json
@@ -18,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stages import models, params
 from stages.common import REFERENCE_RUNS_DIR, REFERENCE_SUMMARY_FILE, StageError, run, write_json
+from stages.comparison import t_quantile
+from stages.curves import RECORDED_SIGNS
 
 METRICS = ("accuracy", "loss")
 DIGITS = 4
@@ -32,6 +37,12 @@ class Stats(BaseModel):
     interval: tuple[float, float]
 
 
+class Spread(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mean: float
+    std: float
+
+
 class ModelReference(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n: int = Field(ge=2)
@@ -39,6 +50,8 @@ class ModelReference(BaseModel):
     test_accuracy: Stats
     test_loss: Stats
     params: dict
+    # Absent when a run of the model was recorded before the records kept the signs
+    overfitting: dict[str, Spread] | None = None
 
 
 class Summary(BaseModel):
@@ -63,12 +76,6 @@ def load_summary(path=REFERENCE_SUMMARY_FILE):
         first = error.errors()[0]
         where = ".".join(map(str, first["loc"])) or "the file"
         raise StageError(f"{path}: not a reference summary ({where}: {first['msg']}); git checkout it") from None
-
-
-def t_quantile(confidence, dof):
-    from scipy.stats import t
-
-    return float(t.ppf(0.5 + confidence / 2, dof))
 
 
 def prediction_interval(mean, std, n, confidence):
@@ -102,6 +109,18 @@ def read_runs(runs_dir=REFERENCE_RUNS_DIR):
     return {model: sorted(records, key=lambda r: r["seed"]) for model, records in sorted(runs.items())}
 
 
+def overfitting(records):
+    """{"overfitting": {sign: {mean, std}}} when every record holds the signs, else nothing."""
+    if not all("overfitting" in r for r in records):
+        return {}
+    spread = {}
+    for key in RECORDED_SIGNS:
+        values = [r["overfitting"][key] for r in records]
+        mean, std = statistics.fmean(values), statistics.stdev(values)
+        spread[key] = {"mean": round(mean, DIGITS + 1), "std": round(std, DIGITS + 1)}
+    return {"overfitting": spread}
+
+
 def summarise(runs, raw_params, confidence):
     stats = {}
     for model, records in runs.items():
@@ -112,6 +131,7 @@ def summarise(runs, raw_params, confidence):
             "seeds": [r["seed"] for r in records],
             **{f"test_{m}": describe([r["test"][m] for r in records], confidence) for m in METRICS},
             "params": params.check(raw_params, models.params_key(model)).record(),
+            **overfitting(records),
         }
     runs_used = [r for model in stats for r in runs[model]]
     return {
@@ -131,7 +151,8 @@ def main():
     runs = read_runs()
     if not runs:
         raise StageError(f"{REFERENCE_RUNS_DIR}: no run has arrived yet; run 'dvc repro' in reference/ first")
-    summary = Summary.model_validate(summarise(runs, raw, reference.confidence)).model_dump(mode="json")
+    summary = Summary.model_validate(summarise(runs, raw, reference.confidence))
+    summary = summary.model_dump(mode="json", exclude_unset=True)  # no overfitting key for runs without it
     write_json(REFERENCE_SUMMARY_FILE, summary)
     for model, stats in summary["models"].items():
         acc = stats["test_accuracy"]

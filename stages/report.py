@@ -8,7 +8,7 @@ entry of `lenet` in params.yaml. No TensorFlow here.
 import csv
 from pathlib import Path
 
-from stages import distribution, params
+from stages import distribution, models, params, pricing
 from stages.common import (
     EVALUATION_DIR,
     FIGURES_DIR,
@@ -24,8 +24,11 @@ from stages.common import (
     run,
     write_text,
 )
+from stages.curves import read_history
 from stages.report_text import (
     changes_from,
+    comparisons_section,
+    count,
     inference_knobs,
     overfitting_section,
     regularisers,
@@ -34,6 +37,7 @@ from stages.report_text import (
     table,
 )
 
+SCORE_DIGITS = 4  # stages/evaluation.py rounds scores to this many decimals (not imported: it loads TensorFlow)
 SWEEP_FILE = REPORT_FILE.parent / "sweep.csv"  # `dvc exp show --csv` of the tuning sweep, committed (docs/tuning.md)
 # The same for a schedule study, a few seeds a setting (lenet-batchnorm's defaults)
 SCHEDULE_STUDY_FILE = REPORT_FILE.parent / "schedule_study.csv"
@@ -45,25 +49,6 @@ def read_csv(path):
             return list(csv.DictReader(f))
     except OSError as error:
         raise StageError(f"{path}: cannot read ({error.strerror}); run the stage that writes it") from None
-
-
-def read_history(curves):
-    """Rows of epoch, loss, accuracy, val_loss, val_accuracy from a model's two curve files."""
-    columns = {metric: read_json(path) for metric, path in curves.items()}
-    try:
-        return [
-            {
-                "epoch": int(acc["epoch"]),
-                "accuracy": float(acc["train"]),
-                "val_accuracy": float(acc["validation"]),
-                "loss": float(loss["train"]),
-                "val_loss": float(loss["validation"]),
-            }
-            for acc, loss in zip(columns["accuracy"], columns["loss"], strict=False)
-        ]
-    except (KeyError, TypeError, ValueError) as error:
-        # both curve files share a directory: name it, as either file may be the one that is wrong
-        raise StageError(f"{curves['accuracy'].parent}: not a training curve ({error!r})") from None
 
 
 def load_model_outputs(name):
@@ -183,13 +168,13 @@ def schedule_text(config):
     schedule = config["schedule"]
     if schedule["kind"] == "plateau":
         return (
-            f"multiplied by {schedule['factor']:g} after {schedule['patience']} epoch(s) without a better "
+            f"multiplied by {schedule['factor']:g} after {count(schedule['patience'], 'epoch')} without a better "
             f"{config['monitor']}"
         )
     if schedule["kind"] == "cosine" and schedule["warmup_epochs"] == 0:
         return "cosine decay to 0"
     if schedule["kind"] == "cosine":
-        return f"{schedule['warmup_epochs']} warm-up epoch(s), then cosine decay to 0"
+        return f"{count(schedule['warmup_epochs'], 'warm-up epoch')}, then cosine decay to 0"
     return "constant"
 
 
@@ -206,7 +191,7 @@ def model_results(name, outputs):
     knobs = inference_knobs(config, outputs["validation"], training["train_samples"])
     per_class = table(
         ("class", "precision", "recall", "F1"),
-        [(row["class"], row["precision"], row["recall"], row["f1"]) for row in outputs["per_class"]],
+        [(row["class"], *(_score(row[key]) for key in ("precision", "recall", "f1"))) for row in outputs["per_class"]],
     )
     return "\n\n".join(
         [
@@ -231,15 +216,26 @@ def model_results(name, outputs):
     )
 
 
+def _score(text):
+    """A per-class score with the metrics' four decimals, so that a column lines up (0.8210, not 0.821)."""
+    try:
+        return f"{float(text):.{SCORE_DIGITS}f}"
+    except ValueError:
+        raise StageError(f"{PER_CLASS_DIR}: {text!r} is not a score; re-run the evaluate stages") from None
+
+
+def params_cell(counts):
+    return f"{counts['total']:,}" + (f" ({counts['non_trainable']:,} non-trainable)" if counts["non_trainable"] else "")
+
+
 def layer_shapes(outputs):
     rows = [
         (layer["name"], layer["type"], "x".join(map(str, layer["output_shape"])), f"{layer['params']:,}")
         for layer in outputs["training"]["layers"]
     ]
     counts = outputs["metrics"]["params"]
-    return table(("layer", "type", "output shape", "params"), rows) + (
-        f"\n\n{counts['total']:,} parameters, {counts['non_trainable']:,} of them non-trainable."
-    )
+    frozen = f"{counts['non_trainable']:,} of them non-trainable" if counts["non_trainable"] else "all trainable"
+    return table(("layer", "type", "output shape", "params"), rows) + f"\n\n{counts['total']:,} parameters, {frozen}."
 
 
 def comparison(all_outputs):
@@ -249,7 +245,7 @@ def comparison(all_outputs):
         rows.append(
             (
                 name,
-                f"{metrics['params']['total']:,} ({metrics['params']['non_trainable']} non-trainable)",
+                params_cell(metrics["params"]),
                 validation["epochs"],
                 validation["best_epoch"],
                 f"{validation['best_val_accuracy']:.4f}",
@@ -272,12 +268,14 @@ def part4(all_outputs, sweep, study, summary):
                 changes_from(reference["training"]["config"], outputs["training"]["config"]),
             ]
         sections += [layer_shapes(outputs), model_results(name, outputs)]
+    configs = {name: outputs["training"]["config"] for name, outputs in all_outputs.items()}
     sections += [
         "### Comparison",
         comparison(all_outputs),
         "Weights come from the epoch with the best validation score (params `restore_best_weights`, "
         "`monitor`); the test set is used only for the final figures.",
-        overfitting_section(lenets),
+        comparisons_section(summary, list(all_outputs), configs),
+        overfitting_section(lenets, summary),
         sweep_section(sweep, summary["models"]),
         seed_study_section(study, summary["models"], SCHEDULE_STUDY_FILE.as_posix()),
     ]
@@ -295,9 +293,10 @@ def over_seeds(all_outputs, summary, hand_in):
         stats, h = summary["models"].get(name), hand_in.get(name)
         if stats and h:
             side, gap = distribution.hand_in_position(stats, h)
+            lies = "lies within the interval" if side == "within" else f"is {side} than the whole interval"
             words.append(
-                f"`{name}`: the hand-in's {h['accuracy']:.3f} lies {side} the interval, and the seed mean is "
-                f"{abs(gap):.4f} {'above' if gap >= 0 else 'below'} it."
+                f"`{name}`: the hand-in's test accuracy {h['accuracy']:.3f} {lies}, and the seed mean is "
+                f"{abs(gap):.4f} {'higher' if gap >= 0 else 'lower'}."
             )
     return "\n\n".join(
         [
@@ -308,18 +307,20 @@ def over_seeds(all_outputs, summary, hand_in):
             f"unbroken model lands {summary['confidence']:.0%} of the time; `make verify` judges a reproduction by "
             "wider ones from the same runs, so that a run of every model fails at most one time in a hundred.",
             table(distribution.header(summary), rows),
-            f"{distribution.source_note(summary)}.",
+            f"{distribution.source_note(summary)}. A hand-in figure beyond the interval is better on the side "
+            "of a higher accuracy or a lower loss, worse on the other.",
             "\n".join(f"- {line}" for line in words),
         ]
     )
 
 
-def build_report(variants):
-    models = ["mlp"] + [f"lenet-{variant}" for variant in variants]
-    all_outputs = {name: load_model_outputs(name) for name in models}
+def build_report(names):
+    """The report's text, and {path: text} of the plot data it draws (the priced sweeps' frontiers)."""
+    all_outputs = {name: load_model_outputs(name) for name in names}
     shapes = read_json(SHAPES_FILE)
     summary, hand_in = distribution.load()
-    return (
+    priced, plots = pricing.sections(summary["models"], table)
+    text = (
         "\n\n".join(
             part
             for part in [
@@ -330,17 +331,22 @@ def build_report(variants):
                 part2(shapes, read_json(SAMPLES_FILE)),
                 part3(shapes, all_outputs["mlp"]),
                 part4(all_outputs, read_csv(SWEEP_FILE), read_csv(SCHEDULE_STUDY_FILE), summary),
+                priced,
                 over_seeds(all_outputs, summary, hand_in),
             ]
             if part
         )
         + "\n"
     )
+    return text, plots
 
 
 def main():
-    variants = params.read("lenet")
-    write_text(REPORT_FILE, build_report(list(variants)))
+    raw = params.load()
+    params.check(raw, "lenet")
+    text, plots = build_report(models.names(raw))
+    pricing.write_plots(plots)
+    write_text(REPORT_FILE, text)
     print(f"wrote {REPORT_FILE}")
 
 

@@ -36,7 +36,8 @@ def test_each_row_gives_the_spread_the_committed_run_and_where_the_hand_in_lies(
     batchnorm = dict(zip(distribution.header(SUMMARY), rows[0], strict=True))
     assert batchnorm["99% interval"] == "0.8923 to 0.9058"
     assert batchnorm["committed run"] == "0.9012"
-    assert batchnorm["hand-in against the interval"] == "accuracy 0.901 within, loss 0.323 above"
+    # a loss above the interval is worse, not "above": the words hold for either metric
+    assert batchnorm["hand-in against the interval"] == "accuracy 0.901 within, loss 0.323 worse"
     assert batchnorm["seed mean minus hand-in"] == "-0.0019"
     assert rows[1][-2:] == ["beyond the assignment", ""]
 
@@ -48,8 +49,15 @@ def test_a_model_trained_with_other_params_than_the_reference_is_marked():
     assert rows[1][0] == "`lenet-tuned` (params changed since the reference)"
 
 
-def test_where_a_value_lies():
-    assert [distribution.where(v, 0.1, 0.2) for v in (0.05, 0.1, 0.2, 0.25)] == ["below", "within", "within", "above"]
+def test_a_value_against_an_interval_is_better_or_worse_by_the_metric_not_by_its_side():
+    values = (0.05, 0.1, 0.2, 0.25)
+    assert [distribution.against(v, (0.1, 0.2)) for v in values] == ["worse", "within", "within", "better"]
+    assert [distribution.against(v, (0.1, 0.2), lower_is_better=True) for v in values] == [
+        "better",
+        "within",
+        "within",
+        "worse",
+    ]
 
 
 def test_the_tie_margin_is_two_runs_apart_at_the_intervals_confidence():

@@ -77,7 +77,8 @@ def test_a_new_variant_is_one_params_block_and_the_report_follows_the_params(qui
     assert "### lenet-wide" in report
     assert "(figures/lenet-wide/curves.png)" in report
     assert "dropout 0.25 after each conv block" in report.split("### lenet-wide")[1]
-    assert re.search(r"zeroes a random [^.]*\b25% [^.]*of the activations", report)
+    # its own rate, named with it beside the others' (lenet-dropout's 50%)
+    assert re.search(r"zeroes a random share of the activations \([^)]*\b25% in lenet-wide\b", report)
     assert "on 500 random points" in report
     assert "1,000 random points" not in report
 

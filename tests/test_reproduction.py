@@ -52,6 +52,9 @@ def test_a_run_is_identical_within_or_outside_against_a_reference_of_a_few_seeds
     # The reference's seed 42 is the pipeline's model, bit for bit on one machine.
     run_42 = json.loads((project.path / "reference/runs/mlp/seed-42.json").read_text())
     assert run_42["test"] == json.loads((project.path / "reports/metrics/mlp.json").read_text())["test"]
+    # Each record keeps its curves' overfitting signs, and the summary gives them over the seeds.
+    assert set(run_42["overfitting"]) == {"accuracy_gap", "val_loss_rise", "min_val_loss_epoch"}
+    assert set(summary["models"]["mlp"]["overfitting"]["accuracy_gap"]) == {"mean", "std"}
     # The study touches no stage of the pipeline but the report, which shows its summary: one re-render.
     status = project.dvc("status", "dvc.yaml").stdout
     assert re.fullmatch(r"report:\s+changed deps:\s+modified:\s+reference/summary.json\s*", status), status

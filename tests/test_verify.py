@@ -278,3 +278,26 @@ def test_the_summary_needs_two_runs_a_model_and_names_where_they_came_from(summa
     assert summary["cpu_models"] == ["GenuineIntel family 6 model 167"]
     assert summary["code_versions"] == ["abc"]
     assert summary["split"] == {"seed": PARAMS["seed"], "data": PARAMS["data"]}
+
+
+def with_signs(record, gap, rise, epoch):
+    return {**record, "overfitting": {"accuracy_gap": gap, "val_loss_rise": rise, "min_val_loss_epoch": epoch}}
+
+
+def test_the_summary_gives_the_overfitting_signs_over_seeds_only_when_every_record_holds_them(tmp_path):
+    records = [
+        with_signs(run_record("mlp", 42, 0.88, 0.33), 0.02, 0.010, 8),
+        with_signs(run_record("mlp", 43, 0.89, 0.32), 0.04, 0.030, 10),
+    ]
+    signs = summarise({"mlp": records}, PARAMS, 0.99)["models"]["mlp"]["overfitting"]
+    # two values a and b: mean (a + b) / 2, sd |a - b| / sqrt(2)
+    assert signs["accuracy_gap"] == pytest.approx({"mean": 0.03, "std": 0.01414}, abs=1e-5)
+    assert signs["val_loss_rise"] == pytest.approx({"mean": 0.02, "std": 0.01414}, abs=1e-5)
+    assert signs["min_val_loss_epoch"] == pytest.approx({"mean": 9.0, "std": 1.41421}, abs=1e-5)
+    older = summarise({"mlp": [records[0], run_record("mlp", 43, 0.89, 0.32)]}, PARAMS, 0.99)
+    assert "overfitting" not in older["models"]["mlp"]  # one record made before the field: no signs at all
+    # both kinds pass the schema verify reads
+    for summary in (summarise({"mlp": records}, PARAMS, 0.99), older):
+        path = tmp_path / "summary.json"
+        path.write_text(json.dumps(summary))
+        assert load_summary(path).models["mlp"].n == 2
