@@ -32,7 +32,7 @@ pipeline:
 
 # Did this run reproduce the committed one? Per line: identical, within the reference's interval, OUTSIDE, or
 # not judged (an experiment) or not reproduced (run make repro). `python -m ci.verify` exits 1 on OUTSIDE, 2 before
-# any run, else 0; make turns either failure into its own status 2, and its last line keeps the first
+# any run, else 0; make turns either failure into its own status 2, and its error line keeps ci.verify's
 # ("[Makefile:NN: verify] Error 1"): CI that needs the difference runs `python -m ci.verify` itself.
 verify:
 	python -m ci.verify
