@@ -30,7 +30,10 @@ pipeline:
 		xargs -r -L 1 -P $(NPROC) dvc --wait-for-lock repro --single-item
 	dvc --wait-for-lock repro
 
-# Did this run reproduce the committed one? identical, within the reference's interval, or OUTSIDE (exit 1).
+# Did this run reproduce the committed one? Per line: identical, within the reference's interval, OUTSIDE, or
+# not judged (an experiment) or not reproduced (run make repro). `python -m ci.verify` exits 1 on OUTSIDE, 2 before
+# any run, else 0; make turns either failure into its own status 2, and its error line keeps ci.verify's
+# ("[Makefile:NN: verify] Error 1"): CI that needs the difference runs `python -m ci.verify` itself.
 verify:
 	python -m ci.verify
 

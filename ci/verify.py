@@ -1,19 +1,25 @@
-"""Did this run reproduce the committed one? A verdict per model, not a diff (`make verify`).
+"""Did this run reproduce the committed one? A verdict per line, not a diff (`make verify`).
 
     python -m ci.verify [--rev HEAD]
 
-Per model, one of:
-  identical   its training and evaluation outputs have the hashes the committed dvc.lock records;
-  within      other bits, but test accuracy and loss inside the reference distribution's interval
-              (reference/summary.json: mean +- t * s * sqrt(1 + 1/n) at `reference.confidence`);
-  OUTSIDE     other bits, and accuracy or loss outside it;
-and no verdict when the model's params (or the split's: `seed`, `data`) differ from those the
-reference was made with, an experiment, or when the reference holds no such model.
-Part 1, the prepared data and the sample figures are portable under the `cpu_isa` pin:
-anything but identical there is OUTSIDE. When bits differ, a line says what decided them.
+One line for the data and Part 1 (download, preprocess, scratch_backprop, plot_samples), then one per
+model (its training and evaluation). Each line's stages include those upstream of them, and one rule,
+in this order, gives its verdict:
+  not reproduced  a stage is out of date (`dvc status`) or has never run here: run make repro;
+  not judged      the params those stages read (as dvc.lock records them) differ from the committed
+                  run's: an experiment; the differing keys are named. A model is not judged either
+                  when the reference lacks it or was made with other params;
+  identical       the line's outputs have the hashes the committed dvc.lock records;
+  within          a model with other bits whose test accuracy and loss both lie inside the reference's
+                  prediction intervals, each at the level that keeps the whole run's false alarms at
+                  FALSE_ALARM_RATE (Bonferroni over the figures judged);
+  OUTSIDE         anything else: a portable output with other bits (they must be identical under the
+                  cpu_isa pin), or a model's figure outside its interval.
 
-Exit status: 0, or 1 when anything is OUTSIDE; 2 when there is nothing to judge against
-(no dvc.lock, a missing or damaged reference file). `make verify` fails on either (make's status 2).
+Exit status: 1 when anything is OUTSIDE; else 2 when nothing has been reproduced yet (every line says
+run make repro), or when there is nothing to judge against (no committed dvc.lock, a damaged reference
+summary); else 0, experiments included. `make verify` turns any non-zero status into make's own 2
+(docs/reproducibility.md).
 """
 
 import argparse
@@ -26,15 +32,22 @@ import yaml
 
 from stages import kernels, models, params
 from stages.common import METRICS_DIR, REFERENCE_SUMMARY_FILE, StageError, model_outputs
-from stages.reference_summary import load_summary
+from stages.reference_summary import load_summary, prediction_interval
 
+PORTABLE = "data and Part 1"
 PORTABLE_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples")
-IDENTICAL, WITHIN, OUTSIDE, NOT_JUDGED = "identical", "within", "OUTSIDE", "not judged"
+IDENTICAL, WITHIN, OUTSIDE = "identical", "within", "OUTSIDE"
+NOT_JUDGED, NOT_REPRODUCED = "not judged", "not reproduced"
 METRICS = ("accuracy", "loss")
+# The chance that a healthy run of every model shows a false OUTSIDE somewhere, at most.
+FALSE_ALARM_RATE = 0.01
 
 
 class CannotJudge(StageError):
     """Nothing to judge against: exit status 2, not 1, which means OUTSIDE."""
+
+
+# --- what dvc.lock records ----------------------------------------------------------------------
 
 
 def outs(lock, stage):
@@ -55,37 +68,145 @@ def differing_outputs(committed, current, stages):
     return differ
 
 
-def same_outputs(committed, current, stages):
-    return not differing_outputs(committed, current, stages)
+def _covers(a, b):
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
-def judge_model(model, stats, committed_metrics, metrics, changed):
-    """(verdict, detail) for a model whose bits differ from the committed run's."""
-    if stats is None:
-        return NOT_JUDGED, "the reference holds no such model"
-    if changed:
-        return NOT_JUDGED, f"params differ from the reference's ({', '.join(changed)}): an experiment"
+def upstream(stages, *locks):
+    """The stages, and every stage whose outputs they read, transitively (from the deps and outs dvc.lock records)."""
+    entries = {}
+    for lock in locks:
+        for name, entry in lock.get("stages", {}).items():
+            entries.setdefault(name, entry)
+    found, todo = set(), list(stages)
+    while todo:
+        stage = todo.pop()
+        if stage in found:
+            continue
+        found.add(stage)
+        deps = [d["path"] for d in entries.get(stage, {}).get("deps", [])]
+        todo += [
+            other
+            for other, entry in entries.items()
+            if other not in found and any(_covers(d, o["path"]) for d in deps for o in entry.get("outs", []))
+        ]
+    return found
+
+
+def read_params(lock, stages):
+    """{key: value} of the params the stages read, as dvc.lock records them (None: a stage is not there)."""
+    read = {}
+    for stage in stages:
+        entry = lock.get("stages", {}).get(stage)
+        if entry is None:
+            return None
+        for values in entry.get("params", {}).values():
+            read.update(values)
+    return read
+
+
+def differing_keys(was, now, prefix=""):
+    """The dotted keys whose values differ; a key absent from one side equals null on the other (an optional
+    key left out is at its default, as a section's `.record()` leaves it out)."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        return [
+            key
+            for name in sorted(was.keys() | now.keys(), key=str)
+            for key in differing_keys(was.get(name), now.get(name), f"{prefix}{name}.")
+        ]
+    return [] if was == now else [prefix.removesuffix(".")]
+
+
+# --- the verdict ----------------------------------------------------------------------------------
+
+
+def per_figure_level(figures):
+    """The confidence of each figure's interval so that `figures` intervals together miss at most
+    FALSE_ALARM_RATE of healthy runs (Bonferroni: the chances of a false alarm add up at most)."""
+    return 1 - FALSE_ALARM_RATE / figures
+
+
+def judge_model(stats, committed_metrics, metrics, level):
+    """(verdict, detail) for a model with other bits, against the reference's intervals at `level`."""
     inside, parts = True, []
     for metric in METRICS:
-        value = metrics["test"][metric]
-        low, high = stats[f"test_{metric}"]["interval"]
+        value, figures = metrics["test"][metric], stats[f"test_{metric}"]
+        low, high = prediction_interval(figures["mean"], figures["std"], stats["n"], level)
         inside &= low <= value <= high
         was = committed_metrics["test"][metric] if committed_metrics else "none"
         parts.append(f"test {metric} {value} (committed {was}, interval {low:.4f} to {high:.4f})")
     return (WITHIN if inside else OUTSIDE), "; ".join(parts)
 
 
-def changed_params(model, stats, summary, raw_params):
-    """The params keys that differ from those the reference was made with."""
-    changed = []
-    if raw_params.get("seed") != summary["split"]["seed"]:
-        changed.append("seed")
-    if raw_params.get("data") != summary["split"]["data"]:
-        changed.append("data")
-    if stats is not None:
-        current = params.check(raw_params, models.params_key(model)).model_dump()
-        changed += [f"{models.params_key(model)}.{k}" for k in current if current[k] != stats["params"].get(k)]
-    return changed
+def reference_differs(model, stats, summary, raw_params):
+    """The params keys that differ from those the reference was made with, as `.record()` gives them."""
+    split = {"seed": raw_params.get("seed"), "data": raw_params.get("data")}
+    key = models.params_key(model)
+    current = params.check(raw_params, key).record()
+    return differing_keys(summary["split"], split) + differing_keys(stats["params"], current, f"{key}.")
+
+
+def line_state(name, stages, committed, current, stale):
+    """(verdict, detail) when the rule decides a line before its outputs are compared, else None."""
+    involved = upstream(stages, current, committed)
+    out_of_date = sorted(s for s in involved if s in stale or s not in current.get("stages", {}))
+    if out_of_date:
+        return NOT_REPRODUCED, f"run make repro ({', '.join(out_of_date)}: out of date or never run here)"
+    was, now = read_params(committed, involved), read_params(current, involved)
+    if was is None:
+        return NOT_JUDGED, f"an experiment: {name} is not in the committed run"
+    changed = differing_keys(was, now)
+    if changed:
+        return NOT_JUDGED, f"an experiment: params differ from the committed run's ({', '.join(changed)})"
+    return None
+
+
+def verdicts(committed_lock, current_lock, summary, raw_params, read_metrics, stale=()):
+    """([(name, verdict, detail)], the number of figures judged against the reference): the data and Part 1,
+    then each model params.yaml defines."""
+    lines = {}
+    decided = line_state(PORTABLE, PORTABLE_STAGES, committed_lock, current_lock, stale)
+    if decided is None:
+        differ = [s for s in PORTABLE_STAGES if differing_outputs(committed_lock, current_lock, [s])]
+        decided = (
+            (OUTSIDE, f"must be identical under the cpu_isa pin; differ: {', '.join(differ)}")
+            if differ
+            else (IDENTICAL, ", ".join(PORTABLE_STAGES))
+        )
+    lines[PORTABLE] = decided
+    to_judge = {}
+    for model in models.names(raw_params):
+        stages = list(models.stages(model).values())
+        decided = line_state(model, stages, committed_lock, current_lock, stale)
+        if decided is not None:
+            lines[model] = decided
+            continue
+        committed_metrics, metrics = read_metrics(model)
+        differ = differing_outputs(committed_lock, current_lock, stages)
+        if not differ:
+            lines[model] = IDENTICAL, f"test accuracy {metrics['test']['accuracy']}, as committed"
+        elif differ == {model_outputs(model)["record"].as_posix()}:
+            # The model and every result are the committed bytes; its record names this machine's CPU model.
+            detail = f"test accuracy {metrics['test']['accuracy']}, as committed; the training record names this CPU"
+            lines[model] = IDENTICAL, detail
+        elif (stats := summary["models"].get(model)) is None:
+            lines[model] = NOT_JUDGED, "the reference holds no such model: make reference"
+        elif changed := reference_differs(model, stats, summary, raw_params):
+            lines[model] = NOT_JUDGED, f"the reference was made with other params ({', '.join(changed)})"
+        else:
+            lines[model] = None
+            to_judge[model] = stats, committed_metrics, metrics
+    figures = len(METRICS) * len(to_judge)
+    for model, (stats, committed_metrics, metrics) in to_judge.items():
+        lines[model] = judge_model(stats, committed_metrics, metrics, per_figure_level(figures))
+    return [(name, *line) for name, line in lines.items()], figures
+
+
+def exit_status(lines):
+    """1 on any OUTSIDE; else 2 when nothing has been reproduced yet; else 0."""
+    if any(verdict == OUTSIDE for _, verdict, _ in lines):
+        return 1
+    return 2 if all(verdict == NOT_REPRODUCED for _, verdict, _ in lines) else 0
 
 
 def bits_line(models_that_differ, summary):
@@ -122,37 +243,6 @@ def stale_stages():
     return set(json.loads(result.stdout or "{}"))
 
 
-def verdicts(committed_lock, current_lock, summary, raw_params, read_metrics, stale=()):
-    """[(name, verdict, detail)]: the portable stages as one line, then each model params.yaml defines."""
-    lines = []
-    portable = [s for s in PORTABLE_STAGES if s not in stale and same_outputs(committed_lock, current_lock, [s])]
-    differ = [s for s in PORTABLE_STAGES if s not in portable]
-    lines.append(
-        ("data and Part 1", OUTSIDE, f"must be identical under the cpu_isa pin; differ: {', '.join(differ)}")
-        if differ
-        else ("data and Part 1", IDENTICAL, ", ".join(PORTABLE_STAGES))
-    )
-    for model in models.names(raw_params):
-        stages = list(models.stages(model).values())
-        if any(s in stale for s in stages):
-            lines.append((model, NOT_JUDGED, "not reproduced: dvc status says it is out of date; run make repro"))
-            continue
-        committed_metrics, metrics = read_metrics(model)
-        differ = differing_outputs(committed_lock, current_lock, stages)
-        if not differ:
-            lines.append((model, IDENTICAL, f"test accuracy {metrics['test']['accuracy']}, as committed"))
-            continue
-        if differ == {model_outputs(model)["record"].as_posix()}:
-            # The model and every result are the committed bytes; its record names this machine's CPU model.
-            detail = f"test accuracy {metrics['test']['accuracy']}, as committed; the training record names this CPU"
-            lines.append((model, IDENTICAL, detail))
-            continue
-        stats = summary["models"].get(model)
-        changed = changed_params(model, stats, summary, raw_params)
-        lines.append((model, *judge_model(model, stats, committed_metrics, metrics, changed)))
-    return lines
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rev", default="HEAD", help="the committed run to compare with (a git revision)")
@@ -163,7 +253,7 @@ def main():
     try:
         current_lock = yaml.safe_load(Path("dvc.lock").read_text())
     except OSError:
-        raise CannotJudge("dvc.lock: no run here yet; run make repro first") from None
+        current_lock = {}  # no run here yet: every line says so
     try:
         summary = load_summary().model_dump()
     except StageError as error:
@@ -177,17 +267,23 @@ def main():
         except (OSError, ValueError) as error:
             raise CannotJudge(f"{path}: cannot read this run's metrics ({error})") from None
 
-    lines = verdicts(yaml.safe_load(committed_text), current_lock, summary, params.load(), read_metrics, stale_stages())
+    committed_lock = yaml.safe_load(committed_text)
+    lines, figures = verdicts(committed_lock, current_lock, summary, params.load(), read_metrics, stale_stages())
     n = {model: stats["n"] for model, stats in summary["models"].items()}
     print(f"Reproduction verdict against {rev} and the reference ({REFERENCE_SUMMARY_FILE}, seeds per model: {n}):")
-    width = max(len(name) for name, _, _ in lines)
+    name_width, verdict_width = (max(len(line[i]) for line in lines) for i in (0, 1))
     for name, verdict, detail in lines:
-        print(f"  {name:<{width}}  {verdict:<10}  {detail}")
-    differ = [name for name, verdict, _ in lines if verdict in (WITHIN, OUTSIDE) and name != "data and Part 1"]
+        print(f"  {name:<{name_width}}  {verdict:<{verdict_width}}  {detail}")
+    if figures:
+        print(
+            f"Each interval is a {per_figure_level(figures):.2%} prediction interval: together the {figures} "
+            f"figures judged show a false OUTSIDE in at most {FALSE_ALARM_RATE:.0%} of healthy runs."
+        )
+    differ = [name for name, verdict, _ in lines if verdict in (WITHIN, OUTSIDE) and name != PORTABLE]
     reason = bits_line(differ, summary) if differ else None
     if reason:
         print(reason)
-    return 1 if any(verdict == OUTSIDE for _, verdict, _ in lines) else 0
+    return exit_status(lines)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """reference_summary stage: the reference distribution, from whatever runs have arrived in reference/runs/.
 
 Per model: n, mean, standard deviation, min and max of the test accuracy and loss
-over the seeds, and the interval `make verify` judges a new run by: a prediction
-interval for one more run, mean +- t * s * sqrt(1 + 1/n), with t the two-sided
-`reference.confidence` quantile of Student's t with n - 1 degrees of freedom. A
-run of a model that is not broken lands outside it with probability 1 - confidence.
+over the seeds, and a prediction interval for one more run, mean +- t * s * sqrt(1 + 1/n),
+with t the two-sided `reference.confidence` quantile of Student's t with n - 1 degrees
+of freedom: a run of a model that is not broken lands outside it with probability
+1 - confidence. `make verify` judges from the same n, mean and std at a level of its own.
 Also recorded: the params the runs were made with (verify judges nothing for a model
 whose params differ), the CPU models and the code version they came from, and, when
 every run of a model recorded them, the mean and sd of its overfitting signs (the
@@ -78,16 +78,22 @@ def load_summary(path=REFERENCE_SUMMARY_FILE):
         raise StageError(f"{path}: not a reference summary ({where}: {first['msg']}); git checkout it") from None
 
 
+def prediction_interval(mean, std, n, confidence):
+    """(low, high): where one more run lands with probability `confidence`, from n runs of this mean and std."""
+    half = t_quantile(confidence, n - 1) * std * math.sqrt(1 + 1 / n)
+    return mean - half, mean + half
+
+
 def describe(values, confidence):
     n = len(values)
     mean, std = statistics.fmean(values), statistics.stdev(values)
-    half = t_quantile(confidence, n - 1) * std * math.sqrt(1 + 1 / n)
+    low, high = prediction_interval(mean, std, n, confidence)
     return {
         "mean": round(mean, DIGITS + 1),
         "std": round(std, DIGITS + 1),
         "min": min(values),
         "max": max(values),
-        "interval": [round(mean - half, DIGITS + 1), round(mean + half, DIGITS + 1)],
+        "interval": [round(low, DIGITS + 1), round(high, DIGITS + 1)],
     }
 
 

@@ -304,7 +304,8 @@ def over_seeds(all_outputs, summary, hand_in):
             "Each figure above is one draw: one seed, on one CPU model. The reference distribution "
             "(reference/dvc.yaml) retrains each model with other seeds on the same split, so that the initial "
             "weights, the shuffling and the dropout masks change. The interval is where one more run of an "
-            f"unbroken model lands {summary['confidence']:.0%} of the time; `make verify` judges a reproduction by it.",
+            f"unbroken model lands {summary['confidence']:.0%} of the time; `make verify` judges a reproduction by "
+            "wider ones from the same runs, so that a healthy run of every model fails it at most once in a hundred.",
             table(distribution.header(summary), rows),
             f"{distribution.source_note(summary)}. A hand-in figure beyond the interval is better on the side "
             "of a higher accuracy or a lower loss, worse on the other.",
