@@ -26,7 +26,7 @@ import yaml
 
 from stages import kernels, models, params
 from stages.common import METRICS_DIR, REFERENCE_SUMMARY_FILE, StageError, model_outputs
-from stages.reference_summary import load_summary
+from stages.reference_format import load_summary
 
 PORTABLE_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples")
 IDENTICAL, WITHIN, OUTSIDE, NOT_JUDGED = "identical", "within", "OUTSIDE", "not judged"

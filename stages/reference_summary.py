@@ -14,55 +14,12 @@ import math
 import statistics
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from stages import models, params
 from stages.common import REFERENCE_RUNS_DIR, REFERENCE_SUMMARY_FILE, StageError, run, write_json
+from stages.reference_format import Summary
 
 METRICS = ("accuracy", "loss")
 DIGITS = 4
-
-
-class Stats(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    mean: float
-    std: float
-    min: float
-    max: float
-    interval: tuple[float, float]
-
-
-class ModelReference(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    n: int = Field(ge=2)
-    seeds: list[int]
-    test_accuracy: Stats
-    test_loss: Stats
-    params: dict
-
-
-class Summary(BaseModel):
-    """reference/summary.json: what this stage writes and `make verify` reads."""
-
-    model_config = ConfigDict(extra="forbid")
-    rule: str
-    confidence: float
-    split: dict
-    cpu_models: list[str]
-    code_versions: list[str]
-    models: dict[str, ModelReference]
-
-
-def load_summary(path=REFERENCE_SUMMARY_FILE):
-    """The committed summary, checked; a missing or damaged file is a one-line StageError."""
-    try:
-        return Summary.model_validate_json(Path(path).read_text())
-    except OSError as error:
-        raise StageError(f"{path}: cannot read the reference summary ({error.strerror})") from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "the file"
-        raise StageError(f"{path}: not a reference summary ({where}: {first['msg']}); git checkout it") from None
 
 
 def t_quantile(confidence, dof):

@@ -5,21 +5,12 @@ import json
 import numpy as np
 import pytest
 from conftest import PARAMS, as_images
+from helpers import SEED, lenet_config, train_small
 
 from stages import flops, params, training
 from stages.networks import build_lenet, build_mlp
 
-TRAIN = params.check(PARAMS, "train").model_copy(
-    update={"steps_per_execution": 1, "validation_batch_size": 500, "inter_op_threads": 0, "intra_op_threads": 0}
-)
-SEED = 7
 LENET_SHAPES = [[28, 28, 6], [14, 14, 6], [10, 10, 16], [5, 5, 16], [1, 1, 120], [120], [84], [10]]
-
-
-def lenet_config(variant="base", **changes):
-    """A variant of params.yaml with some knobs changed, checked by the schema."""
-    raw = {**PARAMS["lenet"][variant], **changes}
-    return params.check({**PARAMS, "lenet": {variant: raw}}, f"lenet.{variant}")
 
 
 @pytest.fixture(scope="module")
@@ -179,15 +170,6 @@ def test_cosine_schedule_warms_up_then_decays():
 
 
 # --- training on a small real subset ---------------------------------------------
-
-
-def train_small(workdir, monkeypatch, data, name, config, seed=SEED):
-    monkeypatch.chdir(workdir)
-    training.train(name, config, seed=seed, train_params=TRAIN, cpu_isa="avx2", splits=data)
-    return {
-        **json.loads((workdir / "reports/training" / name / "training.json").read_text()),
-        **json.loads((workdir / "reports/live" / name / "metrics.json").read_text()),
-    }
 
 
 def test_lenet_learns_on_a_small_subset(small_data, tmp_path, monkeypatch):

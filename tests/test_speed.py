@@ -6,7 +6,7 @@ import sys
 
 import pytest
 from conftest import ROOT, as_images
-from test_models import TRAIN, lenet_config
+from helpers import TRAIN, lenet_config
 
 from stages import training
 

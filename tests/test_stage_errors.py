@@ -9,6 +9,8 @@ from conftest import DATA_DIR, Project, make_project
 
 from stages.report import SCHEDULE_STUDY_FILE, SWEEP_FILE
 
+pytestmark = pytest.mark.integration  # a copy of the project on the real data
+
 
 @pytest.fixture
 def project(tmp_path):

@@ -7,7 +7,8 @@ from conftest import PARAMS
 
 from ci import verify
 from stages.common import StageError
-from stages.reference_summary import describe, load_summary, summarise, t_quantile
+from stages.reference_format import load_summary
+from stages.reference_summary import describe, summarise, t_quantile
 
 MODELS = ["mlp", *(f"lenet-{v}" for v in PARAMS["lenet"])]
 

@@ -14,9 +14,13 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT, Project, ran_stages
-from test_pipeline_data import DATA_STAGES
-from test_pipeline_models import EVALUATE_STAGES, MODELS, TRAIN_STAGES
+from conftest import DATA_STAGES, PARAMS, ROOT, Project, ran_stages
+
+from stages import models
+
+MODELS = models.names(PARAMS)
+TRAIN_STAGES = [models.stages(model)["train"] for model in MODELS]
+EVALUATE_STAGES = [models.stages(model)["evaluate"] for model in MODELS]
 
 
 def metrics_of(project, model, rev=""):
