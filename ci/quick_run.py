@@ -16,35 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from ci.overrides import quick_params, set_params
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def quick_params(raw):
-    """Small enough for CI, large enough that every stage does real work: every variant `raw` (params.yaml) has."""
-    # 1,024 and 1,000: whole batches of 32, 128 and 1,000, as the full data has (stages/quiet_tf.py says why)
-    quick = {
-        "data.max_train_samples": 1024,
-        "data.max_val_samples": 1000,
-        "data.max_test_samples": 500,
-        "mlp.epochs": 2,
-    }
-    for variant, config in raw["lenet"].items():
-        quick[f"lenet.{variant}.epochs"] = 1
-        if config["schedule"]["kind"] == "cosine":
-            quick[f"lenet.{variant}.schedule.warmup_epochs"] = 0  # the schema wants warm-up < epochs
-    return quick
-
-
-def set_params(params_path, dotted):
-    """Set dotted keys ("lenet.base.epochs") in a params.yaml."""
-    params = yaml.safe_load(params_path.read_text())
-    for key, value in dotted.items():
-        node = params
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def output_hashes(lock):

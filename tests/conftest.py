@@ -23,7 +23,7 @@ from filelock import FileLock
 from ssh_server import ENV_VAR as SSH_ENV_VAR
 from ssh_server import INSTALL_HINT, SSHD, SshServer
 
-from ci.quick_run import quick_params, set_params
+from ci.overrides import quick_params, set_params
 from stages import params
 from stages.download import DEBIAN_DIR, ENV_VAR
 from stages.idx import IdxSpec
