@@ -36,7 +36,7 @@ def git(root, *args):
 
 @pytest.fixture
 def toy(tmp_path):
-    """Both projects reproduced and committed, their code in code/a.py."""
+    """Both projects reproduced and committed, with one code file."""
     git(tmp_path, "init", "-q")
     (tmp_path / "code").mkdir()
     (tmp_path / "code/a.py").write_text("X = 1\n")
@@ -58,7 +58,7 @@ def status(project):
 
 
 def move_code(root):
-    """code/a.py becomes code/b.py, with a comment more; both dvc.yaml files name the new path."""
+    """The code file moves and gains a comment; both dvc.yaml files name its new path."""
     (root / "code/b.py").write_text("# X is the answer\nX = 1\n")
     (root / "code/a.py").unlink()
     for path in (root / "dvc.yaml", root / "sub/dvc.yaml"):
@@ -68,7 +68,7 @@ def move_code(root):
 def test_a_moved_file_is_followed_in_both_locks_and_nothing_else_changes(toy, capsys):
     before = {p: yaml.safe_load((toy / p).read_text()) for p in ("dvc.lock", "sub/dvc.lock")}
     move_code(toy)
-    assert status(toy)  # stale: the locks name code/a.py
+    assert status(toy)  # stale: the locks name the old path
     assert status(toy / "sub")
 
     relock_code.main([str(toy), str(toy / "sub")])

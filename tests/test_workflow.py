@@ -143,7 +143,7 @@ def test_plots_show_renders_every_model(quick_copy):
 
 
 def test_a_queued_training_only_grid_is_compared_then_the_best_applied_and_evaluated(quick_copy):
-    """README's Tuning recipe in small: a grid of training-only runs, compared on validation accuracy; the
+    """docs/tuning.md#the-sweep-recipe in small: a grid of training-only runs, compared on validation accuracy; the
     chosen one applied, and only then evaluated on the test set."""
     baseline = metrics_of(quick_copy, "lenet-base")
     quick_copy.dvc("exp", "run", "--queue", "train_lenet@base", "-S", "lenet.base.dropout=0.1,0.2")
