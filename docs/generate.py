@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python docs/generate.py` puts docs/, not the project, on the path
 
-from stages import distribution  # noqa: E402
+from stages import distribution, models  # noqa: E402
 
 PAGES = ("README.md", "docs/*.md")
 # Markers stand on lines of their own: one quoted inside a sentence is no marker.
@@ -36,9 +36,9 @@ def read_json(root, path):
     return json.loads((root / path).read_text())
 
 
-def models(root):
+def committed_models(root):
     """The models with committed metrics: mlp, then the LeNet variants in params.yaml's order."""
-    order = ["mlp", *(f"lenet-{v}" for v in yaml.safe_load((root / "params.yaml").read_text())["lenet"])]
+    order = models.names(yaml.safe_load((root / "params.yaml").read_text()))
     found = {p.stem for p in (root / "reports/metrics").glob("*.json")} - {"scratch_backprop"}
     return [m for m in order if m in found] + sorted(found - set(order))
 
@@ -87,7 +87,7 @@ RESULT_COLUMNS = {  # header: cell(model, row_inputs(root, model))
 
 def results(root):
     rows = []
-    for model in models(root):
+    for model in committed_models(root):
         inputs = row_inputs(root, model)
         rows.append([cell(model, inputs) for cell in RESULT_COLUMNS.values()])
     seed = yaml.safe_load((root / "params.yaml").read_text())["seed"]
@@ -196,7 +196,7 @@ def cpu_models(root):
 def distributions(root):
     """Each model over the reference's seeds beside the committed run and the hand-in: the report's table."""
     summary, hand_in = distribution.load(root / distribution.REFERENCE_SUMMARY_FILE, root / distribution.HAND_IN_FILE)
-    committed = {model: read_json(root, f"reports/metrics/{model}.json")["test"] for model in models(root)}
+    committed = {model: read_json(root, f"reports/metrics/{model}.json")["test"] for model in committed_models(root)}
     rows = distribution.rows(summary, hand_in, committed)
     note = f"\n_{distribution.source_note(summary)}; `python docs/generate.py` rewrites it._\n"
     return table(distribution.header(summary), rows) + note
