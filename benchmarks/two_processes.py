@@ -48,7 +48,8 @@ def main():
     try:
         copies = [cold_clone(workdir / name, params, env) for name in ("first", "second")]
         for copy in copies:
-            subprocess.run(["dvc", "repro", "preprocess"], cwd=copy, env=env, check=True, capture_output=True)
+            prepare = ["dvc", "repro", "preprocess"]
+            subprocess.run(prepare, cwd=copy, env=env, check=True, capture_output=True, timeout=900)
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         stage = models.stages(args.model)["train"]
         alone = train(copies[:1], stage, env)[0]

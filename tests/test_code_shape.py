@@ -44,3 +44,17 @@ def test_no_test_module_imports_another():
         for name in sorted({name.split(".")[0] for name in imported_modules(path)} & tests)
     ]
     assert found == []
+
+
+def test_every_subprocess_a_test_runs_has_a_timeout():
+    """A hung child would hang the suite: subprocess.run and its kin get a timeout (Popen waits take their own)."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) in {"subprocess.run", "subprocess.check_output", "subprocess.check_call"}
+                and not any(keyword.arg in ("timeout", None) for keyword in node.keywords)  # None: **options
+            ):
+                found.append(f"{path.name}:{node.lineno}")
+    assert found == []

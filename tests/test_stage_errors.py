@@ -24,6 +24,7 @@ def run_stage(project: Project, stage, **env):
         env={**project.env, **env},
         capture_output=True,
         text=True,
+        timeout=300,
     )
     return result.returncode, result.stderr.strip().splitlines()
 

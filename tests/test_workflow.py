@@ -179,7 +179,7 @@ def test_remote_round_trip_needs_no_retraining(quick_copy, tmp_path):
     quick_copy.dvc("push")
 
     clone = Project(tmp_path / "teammate", quick_copy.env)
-    subprocess.run(["git", "clone", "-q", str(quick_copy.path), str(clone.path)], check=True)
+    subprocess.run(["git", "clone", "-q", str(quick_copy.path), str(clone.path)], check=True, timeout=120)
     assert not (clone.path / "models/mlp.keras").exists()
     clone.dvc("pull")
     assert (clone.path / "models/mlp.keras").is_file()
