@@ -9,7 +9,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: repro pipeline verify reference reference-runs test lint setup lock offline-plots data bench check-pr clean
+.PHONY: repro pipeline verify reference reference-runs test test-quick lint setup lock offline-plots data bench check-pr clean
 
 repro: setup data  ## create .venv, install the lock, run the whole pipeline, judge the run
 	@$(MAKE) --no-print-directory pipeline
@@ -55,6 +55,10 @@ reference-runs:
 
 test: setup data lint  ## create .venv, install the lock, check the code's style, run the tests
 	python -m pytest
+
+# The unit tests alone: no dataset, no pipeline run, no SSH server (tests/conftest.py marks the others).
+test-quick: setup lint
+	python -m pytest -m "not integration"
 
 lint:  ## ruff, configured in pyproject.toml: lint errors and unformatted files fail `make test`
 	ruff check --quiet .

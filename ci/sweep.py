@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from stages import params
+from stages import models, params
 from stages.common import StageError, write_text
 from stages.pricing import SWEEPS_DIR
 from stages.training import TIMING_LOG
@@ -147,7 +147,7 @@ def flat(mapping, prefix=""):
 
 def table(path, sweep, rows, costs):
     """CSV text, a line a run: its overrides (the keys any run changes), metrics and cost."""
-    variant, model = sweep["variant"], f"lenet-{sweep['variant']}"
+    variant, model = sweep["variant"], models.LENET_PREFIX + sweep["variant"]
     names = run_names(path, sweep)
     keys = sorted({key for overrides in names.values() for key in flat(overrides)} - {TRAINING_SEED})
     keys += ["seed"] if sweep.get("seeds") else []  # the seed training drew from

@@ -32,7 +32,7 @@ import yaml
 
 from stages import kernels, models, params
 from stages.common import METRICS_DIR, REFERENCE_SUMMARY_FILE, StageError, model_outputs
-from stages.reference_summary import load_summary, prediction_interval
+from stages.reference_format import load_summary, prediction_interval
 
 PORTABLE = "data and Part 1"
 PORTABLE_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples")

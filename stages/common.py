@@ -19,7 +19,7 @@ PREPARED_DIR = Path("data/prepared")
 MODELS_DIR = Path("models")
 REPORTS_DIR = Path("reports")
 SHAPES_FILE = REPORTS_DIR / "data_shapes.json"
-SCRATCH_FILE = REPORTS_DIR / "scratch_backprop.json"  # the full result, as SPEC.md gives it
+SCRATCH_FILE = REPORTS_DIR / "scratch_backprop.json"  # Part 1's loss and gradients, in the parameters' shapes
 SAMPLES_FILE = REPORTS_DIR / "samples.json"  # what the sample figures show
 FIGURES_DIR = REPORTS_DIR / "figures"
 TRAINING_DIR = REPORTS_DIR / "training"  # per model: training.json and summary.txt
@@ -132,7 +132,7 @@ def read_json(path):
 
 
 def load_split(name, prepared_dir=PREPARED_DIR):
-    """A prepared split ("train", "val", "test") as (x, y, label), checked against SPEC.md."""
+    """A prepared split ("train", "val", "test") as (x, y, label), its arrays' shapes checked."""
     path = Path(prepared_dir) / f"{name}.npz"
     try:
         with np.load(path) as data:

@@ -1,46 +1,17 @@
-"""TensorFlow without its start-up chatter, and why the training stages avoid `model.predict`.
+"""TensorFlow without its spurious start-up and tf.data lines, and why the stages avoid `model.predict`.
 
-With tensorflow-cpu 2.21 a training stage used to print five lines on stderr:
+Importing TensorFlow logs oneDNN's notice twice, each after absl's "before InitializeLog" warning:
+two of its libraries carry their own absl and oneDNN check. TF_CPP_MIN_LOG_LEVEL does not reach
+them, and TF_ENABLE_ONEDNN_OPTS=0 would turn oneDNN off (other numbers, LeNet-5 about 3x slower).
+So `import_tensorflow()` drops exactly those lines while TensorFlow loads, when
+TF_CPP_MIN_LOG_LEVEL >= 1 hides INFO lines anyway.
 
-    WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
-    I0000 00:00:... port.cc:153] oneDNN custom operations are on. You may see ...
-    WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
-    I0000 00:00:... port.cc:153] oneDNN custom operations are on. You may see ...
-    E0000 00:00:... node_def_util.cc:682] NodeDef mentions attribute use_unbounded_threadpool ...
-
-(A sixth, cpu_feature_guard.cc's INFO line on the CPU instructions TensorFlow
-was not built for, is already hidden by TF_CPP_MIN_LOG_LEVEL >= 1.)
-
-The first four come from `import tensorflow`. Two shared libraries,
-libtensorflow_framework.so.2 and tensorflow/python/profiler/internal/
-_pywrap_profiler_plugin.so, each carry their own copy of absl logging and of
-the oneDNN check, and each logs the oneDNN notice (INFO) while it loads, before
-anything has initialised absl logging, so absl first warns that such messages
-go to stderr. TF_CPP_MIN_LOG_LEVEL does not apply to them (even 3 leaves them);
-only TF_ENABLE_ONEDNN_OPTS=0 stops them, and that turns oneDNN off: other
-numbers, and LeNet-5 trained about 3x slower here. So `import_tensorflow()`
-drops exactly these two lines, and only while TensorFlow is being imported, and
-only when TF_CPP_MIN_LOG_LEVEL asks to hide INFO lines anyway (>= 1).
-
-The error line is spurious, TensorFlow's own: with op determinism on, its
-tf.data "make_deterministic" rewrite turns a ParallelMapDatasetV2 node into a
-MapDataset node but copies the attribute `use_unbounded_threadpool`, which
-MapDataset does not have ("Unknown attributes will be ignored"). The rewrite
-fires when a function in the input pipeline holds a stateful op it does not
-know to be safe. Keras' array input (ArrayDataAdapter) has one as soon as the
-data does not split into whole batches: it slices the last, partial batch with
-`tf.data.Dataset.from_tensors` inside a flat_map function. `model.predict(x[:1])`
-is always such a case, so the training stages use `predict_on_batch`, which
-builds no pipeline. With the default params every split divides into whole
-batches (48,000 by 32 and 128, 12,000 by 1,000), so no stage logs the line; a
-subset or batch size that leaves a partial batch (`data.max_train_samples: 3000`)
-brings it back, with absl's first-message warning before it, so `quiet_fit_and_predict()`
-drops exactly those two lines around `fit` and `predict`. A hand-built
-tf.data pipeline without that op avoids it for any batch size, but gives
-batch-norm layers other float rounding (measured: a different LeNet-5
-batch-norm model), so the stages keep Keras' own input. The Keras version does
-not matter: 3.12.0, 3.13.2 (current when tensorflow 2.21.0 came out) and
-3.15.1 build the same pipeline and all print the line.
+Under op determinism, tf.data's deterministic rewrite logs a spurious error ("NodeDef mentions
+attribute use_unbounded_threadpool") whenever Keras' array input slices a partial last batch.
+`predict_on_batch` builds no input pipeline, so the stages' one-image probe uses it; the full
+splits divide into whole batches; for a subset or batch size that does not, `quiet_fit_and_predict()`
+drops exactly that line and absl's warning before it. A hand-built tf.data pipeline would avoid it
+but gives batch-norm layers other rounding (another model), so the stages keep Keras' own input.
 """
 
 import contextlib

@@ -31,7 +31,7 @@ def code_deps(module, root=ROOT):
     Package __init__ files that are empty are left out: they hold no code to depend on.
     """
     parents = [".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)]
-    seen, todo = set(), [module, *parents]  # `python -m a.b` runs a/__init__.py first
+    seen, todo = set(), [module, *parents]  # `python -m pkg.mod` runs the package's __init__ first
     while todo:
         path = module_path(todo.pop(), root)
         if path is None or path in seen:

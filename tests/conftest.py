@@ -1,4 +1,8 @@
-"""Shared fixtures: tiny IDX files, a local HTTP server, and a throwaway copy of the project."""
+"""Shared fixtures and helpers: tiny IDX files, a local HTTP server, a throwaway copy of the project, a remote.
+
+Tests that need the real data, the quick pipeline or an SSH server are marked `integration`
+(pytest_collection_modifyitems below); `make test-quick` runs the others (docs/development.md#tests).
+"""
 
 import functools
 import gzip
@@ -10,6 +14,7 @@ import struct
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +23,25 @@ from filelock import FileLock
 from ssh_server import ENV_VAR as SSH_ENV_VAR
 from ssh_server import INSTALL_HINT, SSHD, SshServer
 
-from benchmarks.project import make_copy, set_params
+from ci.overrides import quick_params, set_params
 from stages import params
 from stages.download import DEBIAN_DIR, ENV_VAR
 from stages.idx import IdxSpec
+from stages.report import SCHEDULE_STUDY_FILE, SWEEP_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = params.load(ROOT / "params.yaml")
+# The stages before any model: what the data tests reproduce, and what README's walkthrough finds done.
+DATA_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples")
+# A test that uses one of these fixtures needs the data, the quick pipeline or an SSH server.
+INTEGRATION_FIXTURES = {"small_data", "quick_project", "quick_copy", "ssh_server"}
+
+
+def pytest_collection_modifyitems(items):
+    integration = pytest.mark.integration
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(integration)
 
 
 def data_dir():
@@ -158,6 +175,59 @@ class Project:
         return set(json.loads(self.dvc("status", "--json").stdout))
 
 
+OUTPUT_DIRS = ("data/", "models/", "reports/", "reference/runs/")
+# The reference study's record of its runs: a copy starts without it, as it starts without the pipeline's.
+# Its summary stays: the report stage reads it.
+REFERENCE_RESULTS = ("reference/dvc.lock",)
+# Committed by hand (docs/tuning.md); the report stage reads them.
+INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(), SCHEDULE_STUDY_FILE.as_posix())
+
+
+def copied_files():
+    """The files git would see, minus anything a previous run produced.
+
+    The working tree holds outputs of earlier runs (cache: false outs are not git-ignored)
+    and dvc.lock: copied, they would make stages look up to date and a repro would not be cold.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split("\0")
+    return [
+        f
+        for f in listed
+        if f
+        and (ROOT / f).is_file()
+        and f != "dvc.lock"
+        and f not in REFERENCE_RESULTS
+        and not f.startswith("benchmarks/")
+        and not (f.startswith(OUTPUT_DIRS) and not f.endswith(".gitignore") and f not in INPUTS_AMONG_OUTPUTS)
+    ]
+
+
+def make_copy(path, params, env):
+    """Copy the working tree's sources into `path`, apply dotted-key params, commit: ready for `dvc repro`."""
+    path.mkdir(parents=True)
+    for name in copied_files():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, path / name)
+    if params:
+        set_params(path / "params.yaml", params)
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.email", "test@example.invalid"],
+        ["config", "user.name", "test"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "project copy"],
+    ):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True, capture_output=True, timeout=120)
+    return path
+
+
 def ran_stages(repro_output):
     """Stage names from `dvc repro` output lines such as "Running stage 'preprocess':"."""
     prefix = "Running stage '"
@@ -177,23 +247,7 @@ def make_project(path, **changes):
     return project
 
 
-def quick_params():
-    """Small enough for CI, large enough that every stage does real work: every variant params.yaml defines."""
-    # 1,024 and 1,000: whole batches of 32, 128 and 1,000, as the full data has (see stages/quiet_tf.py)
-    quick = {
-        "data.max_train_samples": 1024,
-        "data.max_val_samples": 1000,
-        "data.max_test_samples": 500,
-        "mlp.epochs": 2,
-    }
-    for variant, config in PARAMS["lenet"].items():
-        quick[f"lenet.{variant}.epochs"] = 1
-        if config["schedule"]["kind"] == "cosine":
-            quick[f"lenet.{variant}.schedule.warmup_epochs"] = 0
-    return quick
-
-
-QUICK_PARAMS = quick_params()
+QUICK_PARAMS = quick_params(PARAMS)
 
 
 @pytest.fixture(scope="session")
@@ -249,6 +303,28 @@ def ssh_server(tmp_path_factory):
     server = SshServer(tmp_path_factory.mktemp("sshd")).start()
     yield server
     server.stop()
+
+
+def share(project, server, tmp_path):
+    """Publish `project` as a team would: a bare git repository as `origin`, a DVC remote of its own on
+    `server` (the URL committed in .dvc/config, the credentials in config.local), every output and stage
+    run pushed to it. Returns origin's path."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True, timeout=60)
+    project.use_remote(server, uuid.uuid4().hex)
+    project.git("add", ".dvc/config")
+    project.git("commit", "-q", "-m", "the team's DVC remote")
+    project.git("remote", "add", "origin", str(origin))
+    project.git("push", "-q", "origin", "HEAD:main")
+    project.dvc("push", "--run-cache")
+    return origin
+
+
+def clone(origin, path, env, server):
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(origin), str(path)], check=True, timeout=120)
+    project = Project(path, env)
+    project.set_credentials(server)
+    return project
 
 
 @pytest.fixture(scope="session")

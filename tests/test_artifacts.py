@@ -157,7 +157,7 @@ def test_a_model_rebuilt_in_a_fresh_process_has_the_same_bytes(tmp_path):
         save_keras_model(tiny_model(), {str(tmp_path / "there.keras")!r})
     """)
     env = {**os.environ, "PYTHONHASHSEED": "123", "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     assert (tmp_path / "here.keras").read_bytes() == (tmp_path / "there.keras").read_bytes()
 
 
@@ -222,7 +222,12 @@ def test_a_failed_npz_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
 def run_python(code, **env):
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment, capture_output=True, text=True
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

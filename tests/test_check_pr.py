@@ -4,9 +4,8 @@ import json
 import subprocess
 
 import pytest
-from conftest import ROOT, ran_stages
+from conftest import ROOT, clone, ran_stages, share
 from ssh_server import SSHD
-from test_remote import clone, share
 
 pytestmark = pytest.mark.skipif(not SSHD.exists(), reason="no OpenSSH server: apt-get install openssh-server")
 

@@ -3,10 +3,14 @@
 No TensorFlow and no pipeline run: these read Markdown, JSON and CSV only.
 """
 
+import ast
 import importlib.util
+import io
 import json
 import re
 import shutil
+import subprocess
+import tokenize
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -71,6 +75,65 @@ def broken_links(page, root=ROOT):
         elif anchor and (path.suffix != ".md" or anchor not in anchors(path)):
             broken.append(f"{target}: no heading with that anchor")
     return broken
+
+
+# A file a comment points to: a path ending in .py, .md, .yaml or .toml, perhaps with a #heading anchor.
+CODE_POINTER = re.compile(r"(?<![\w/.<{-])((?:[\w.-]+/)*[\w.-]*\w\.(?:py|md|yaml|toml))(?:#([\w-]+))?(?![\w/(])")
+
+
+def tracked_files():
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    return [ROOT / name for name in listed.stdout.split("\0") if name and (ROOT / name).is_file()]
+
+
+def comments(path):
+    """A Python file's comments and docstrings; the `#` comments of a Makefile, YAML or shell file."""
+    text = path.read_text()
+    if path.suffix != ".py":
+        return [line.partition("#")[2] for line in text.splitlines() if line.lstrip().startswith("#") or " #" in line]
+    found = [t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.COMMENT]
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return found + [ast.get_docstring(n) or "" for n in ast.walk(ast.parse(text)) if isinstance(n, documented)]
+
+
+def broken_pointers(path, files, root=ROOT):
+    """Each file, or heading anchor of a Markdown file, that a comment of `path` names and that does not exist."""
+    names = {file.name for file in files}
+    broken = []
+    for comment in comments(path):
+        for target, anchor in CODE_POINTER.findall(comment):
+            found = next((p for p in (root / target, path.parent / target) if p.is_file()), None)
+            if found is None and not ("/" not in target and target in names):
+                broken.append(f"{target}: no such file")
+            elif anchor and found is not None and anchor not in anchors(found):
+                broken.append(f"{target}#{anchor}: no heading with that anchor")
+    return broken
+
+
+CODE_FILES = [
+    path
+    for path in tracked_files()
+    if path.suffix in (".py", ".yaml") or path.name in ("Makefile", "run", "check-pr")
+    if not path.relative_to(ROOT).as_posix().startswith(".dvc/")
+]
+
+
+@pytest.mark.parametrize("path", CODE_FILES, ids=[p.relative_to(ROOT).as_posix() for p in CODE_FILES])
+def test_every_file_and_section_a_comment_names_exists(path):
+    assert broken_pointers(path, CODE_FILES) == []
+
+
+def test_a_comment_naming_a_missing_file_or_section_is_reported(tmp_path):
+    (tmp_path / "guide.md").write_text("# Guide\n\n## Set-up\n")
+    code = tmp_path / "code.py"
+    code.write_text(
+        '"""See guide.md#set-up and SPEC.md."""\n\n'
+        "x = 'gone.md'  # a string is no pointer; guide.md#nowhere is one, hashlib.md5 is none\n"
+    )
+    assert broken_pointers(code, [code], root=tmp_path) == [
+        "guide.md#nowhere: no heading with that anchor",
+        "SPEC.md: no such file",
+    ]
 
 
 def test_readme_is_a_five_minute_read():

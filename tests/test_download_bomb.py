@@ -21,7 +21,10 @@ BOMB = FASHION_MNIST["test_labels"]  # last to be fetched: the three genuine fil
 BOMB_ZEROS = 3 * 2**30  # 3 GiB; the whole file is about 3 MB
 PEAK_RSS_LIMIT_MB = 400
 
-pytestmark = pytest.mark.skipif(not GENUINE_DIR.is_dir(), reason=f"needs the genuine files: set {ENV_VAR}")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not GENUINE_DIR.is_dir(), reason=f"needs the genuine files: set {ENV_VAR}"),
+]
 
 
 def write_gzip_bomb(path, count, zeros):

@@ -1,7 +1,7 @@
 """The benchmark's arithmetic count, checked on layers small enough to count by hand."""
 
 import pytest
-from test_models import lenet_config
+from helpers import lenet_config
 
 from stages import flops, quiet_tf
 from stages.networks import build_lenet

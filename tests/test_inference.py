@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from conftest import as_images
-from test_models import lenet_config, train_small
+from helpers import lenet_config, train_small
 
 from stages import inference
 from stages.evaluation import evaluate

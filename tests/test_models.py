@@ -5,21 +5,12 @@ import json
 import numpy as np
 import pytest
 from conftest import PARAMS, as_images
+from helpers import SEED, lenet_config, train_small
 
 from stages import flops, params, training
 from stages.networks import build_lenet, build_mlp
 
-TRAIN = params.check(PARAMS, "train").model_copy(
-    update={"steps_per_execution": 1, "validation_batch_size": 500, "inter_op_threads": 0, "intra_op_threads": 0}
-)
-SEED = 7
 LENET_SHAPES = [[28, 28, 6], [14, 14, 6], [10, 10, 16], [5, 5, 16], [1, 1, 120], [120], [84], [10]]
-
-
-def lenet_config(variant="base", **changes):
-    """A variant of params.yaml with some knobs changed, checked by the schema."""
-    raw = {**PARAMS["lenet"][variant], **changes}
-    return params.check({**PARAMS, "lenet": {variant: raw}}, f"lenet.{variant}")
 
 
 @pytest.fixture(scope="module")
@@ -181,15 +172,6 @@ def test_cosine_schedule_warms_up_then_decays():
 # --- training on a small real subset ---------------------------------------------
 
 
-def train_small(workdir, monkeypatch, data, name, config, seed=SEED):
-    monkeypatch.chdir(workdir)
-    training.train(name, config, seed=seed, train_params=TRAIN, cpu_isa="avx2", splits=data)
-    return {
-        **json.loads((workdir / "reports/training" / name / "training.json").read_text()),
-        **json.loads((workdir / "reports/live" / name / "metrics.json").read_text()),
-    }
-
-
 def test_lenet_learns_on_a_small_subset(small_data, tmp_path, monkeypatch):
     monkeypatch.setenv("DVC_EXP_NAME", "sweep-run-1")  # what a queued experiment's run sees
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
@@ -266,17 +248,87 @@ def test_without_restore_the_last_epoch_is_kept(small_data, tmp_path, monkeypatc
     assert np.isfinite(record["best_val_loss"])
 
 
+# --- the assignment's networks as a Keras example would list them, layer for layer ---------------
+
+
+def literal_base():
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(6, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(16, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(120, 5, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(84, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def literal_dropout():
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(6, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.5),
+            layers.Conv2D(16, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.5),
+            layers.Conv2D(120, 5, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Flatten(),
+            layers.Dense(84, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def literal_batchnorm():
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(6, 5, padding="same"),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(16, 5),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(120, 5),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.Flatten(),
+            layers.Dense(84, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+LITERAL = {"base": literal_base, "dropout": literal_dropout, "batchnorm": literal_batchnorm}
+
+
 @pytest.mark.parametrize("variant", ["base", "dropout", "batchnorm"])
 def test_the_assignment_variants_are_the_literal_networks_weight_for_weight(variant):
     """Same layers created in the same order: the same seed gives the same initial weights."""
     import keras
 
-    from benchmarks import bare_keras
-
     keras.utils.set_random_seed(SEED)
     ours = build_lenet(lenet_config(variant))
     keras.utils.set_random_seed(SEED)
-    literal = getattr(bare_keras, f"lenet_{variant}")()
+    literal = LITERAL[variant]()
     assert [type(layer).__name__ for layer in ours.layers] == [type(layer).__name__ for layer in literal.layers]
     for mine, theirs in zip(ours.get_weights(), literal.get_weights(), strict=False):
         np.testing.assert_array_equal(mine, theirs)

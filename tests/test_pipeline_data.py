@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_project
+from conftest import DATA_STAGES, make_project
 
-DATA_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples")
+pytestmark = pytest.mark.integration  # a copy of the project on the real data
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,11 @@ import pytest
 import yaml
 from conftest import PARAMS
 
-MODELS = ["mlp"] + [f"lenet-{variant}" for variant in PARAMS["lenet"]]
-TRAIN_STAGES = ["train_mlp"] + [f"train_lenet@{variant}" for variant in PARAMS["lenet"]]
-EVALUATE_STAGES = ["evaluate_mlp"] + [f"evaluate_lenet@{variant}" for variant in PARAMS["lenet"]]
+from stages import models
+
+MODELS = models.names(PARAMS)
+TRAIN_STAGES = [models.stages(model)["train"] for model in MODELS]
+EVALUATE_STAGES = [models.stages(model)["evaluate"] for model in MODELS]
 ASSIGNMENT_COUNTS = {"mlp": 109_386, "lenet-base": 61_706, "lenet-dropout": 61_706, "lenet-batchnorm": 62_274}
 
 

@@ -12,37 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import pytest
-from conftest import Project
+from conftest import Project, clone, share
 from ssh_server import SSHD, SshServer
 
 pytestmark = pytest.mark.skipif(not SSHD.exists(), reason="no OpenSSH server: apt-get install openssh-server")
 
 MODEL_CHECK = "import sys, keras; [keras.saving.load_model(path) for path in sys.argv[1:]]"
-
-
-def share(project, server, tmp_path):
-    """Publish `project` as a team would: a bare git repository as `origin`, a DVC remote of its own on
-    `server` (the URL committed in .dvc/config, the credentials in config.local), every output and stage
-    run pushed to it. Returns origin's path."""
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True, timeout=60)
-    project.use_remote(server, uuid.uuid4().hex)
-    project.git("add", ".dvc/config")
-    project.git("commit", "-q", "-m", "the team's DVC remote")
-    project.git("remote", "add", "origin", str(origin))
-    project.git("push", "-q", "origin", "HEAD:main")
-    project.dvc("push", "--run-cache")
-    return origin
-
-
-def clone(origin, path, env, server):
-    subprocess.run(["git", "clone", "-q", "-b", "main", str(origin), str(path)], check=True, timeout=120)
-    project = Project(path, env)
-    project.set_credentials(server)
-    return project
 
 
 def test_a_second_clone_restores_every_result_and_gets_a_teammates_change_without_training(

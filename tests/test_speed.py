@@ -6,7 +6,7 @@ import sys
 
 import pytest
 from conftest import ROOT, as_images
-from test_models import TRAIN, lenet_config
+from helpers import TRAIN, lenet_config
 
 from stages import training
 
@@ -19,7 +19,8 @@ def test_stages_that_need_no_model_never_import_tensorflow(stage):
         f"import importlib, sys; importlib.import_module('stages.{stage}'); "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
     assert result.stdout.split() == ["False", "False"]
 
 

@@ -9,6 +9,8 @@ from conftest import DATA_DIR, Project, make_project
 
 from stages.report import SCHEDULE_STUDY_FILE, SWEEP_FILE
 
+pytestmark = pytest.mark.integration  # a copy of the project on the real data
+
 
 @pytest.fixture
 def project(tmp_path):
@@ -22,6 +24,7 @@ def run_stage(project: Project, stage, **env):
         env={**project.env, **env},
         capture_output=True,
         text=True,
+        timeout=300,
     )
     return result.returncode, result.stderr.strip().splitlines()
 

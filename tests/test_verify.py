@@ -10,7 +10,9 @@ from conftest import PARAMS
 from ci import verify
 from stages import models
 from stages.common import StageError
-from stages.reference_summary import describe, load_summary, prediction_interval, summarise, t_quantile
+from stages.comparison import t_quantile
+from stages.reference_format import load_summary, prediction_interval
+from stages.reference_summary import describe, summarise
 
 MODELS = models.names(PARAMS)
 # Ten values of mean 0 and standard deviation 1, so that hand-made runs have the std a test wants.

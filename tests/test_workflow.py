@@ -14,9 +14,13 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT, Project, ran_stages
-from test_pipeline_data import DATA_STAGES
-from test_pipeline_models import EVALUATE_STAGES, MODELS, TRAIN_STAGES
+from conftest import DATA_STAGES, PARAMS, ROOT, Project, ran_stages
+
+from stages import models
+
+MODELS = models.names(PARAMS)
+TRAIN_STAGES = [models.stages(model)["train"] for model in MODELS]
+EVALUATE_STAGES = [models.stages(model)["evaluate"] for model in MODELS]
 
 
 def metrics_of(project, model, rev=""):
@@ -139,7 +143,7 @@ def test_plots_show_renders_every_model(quick_copy):
 
 
 def test_a_queued_training_only_grid_is_compared_then_the_best_applied_and_evaluated(quick_copy):
-    """README's Tuning recipe in small: a grid of training-only runs, compared on validation accuracy; the
+    """docs/tuning.md#the-sweep-recipe in small: a grid of training-only runs, compared on validation accuracy; the
     chosen one applied, and only then evaluated on the test set."""
     baseline = metrics_of(quick_copy, "lenet-base")
     quick_copy.dvc("exp", "run", "--queue", "train_lenet@base", "-S", "lenet.base.dropout=0.1,0.2")
@@ -175,7 +179,7 @@ def test_remote_round_trip_needs_no_retraining(quick_copy, tmp_path):
     quick_copy.dvc("push")
 
     clone = Project(tmp_path / "teammate", quick_copy.env)
-    subprocess.run(["git", "clone", "-q", str(quick_copy.path), str(clone.path)], check=True)
+    subprocess.run(["git", "clone", "-q", str(quick_copy.path), str(clone.path)], check=True, timeout=120)
     assert not (clone.path / "models/mlp.keras").exists()
     clone.dvc("pull")
     assert (clone.path / "models/mlp.keras").is_file()
