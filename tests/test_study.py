@@ -8,6 +8,7 @@ on a real single-node SLURM. The collecting clone trains nothing and writes the 
 
 import argparse
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -26,6 +27,7 @@ VARIANT = "base"
 RUNS = ["run_lenet@base-42", "run_mlp@42", "run_lenet@base-43", "run_mlp@43"]  # in seed order
 FAILING = "run_mlp@43"  # of share 1/3, after run_lenet@base-42
 TIMING_LOGS = ("logs/timing.jsonl", "reference/logs/timing.jsonl")
+WORKFLOW = ROOT / ".github/workflows/study.yml"
 
 
 # --- which runs a job makes, without a project ------------------------------------
@@ -122,12 +124,8 @@ def study_job(project, *args):
 
 def trained(project):
     """The trainings this clone ran: lines of the timing logs that training appends to."""
-    return [
-        line
-        for name in TIMING_LOGS
-        if (project.path / name).exists()
-        for line in (project.path / name).read_text().splitlines()
-    ]
+    logs = [project.path / name for name in TIMING_LOGS]
+    return [line for log in logs if log.exists() for line in log.read_text().splitlines()]
 
 
 def failing_python(directory, stage_args):
@@ -142,9 +140,32 @@ def failing_python(directory, stage_args):
     return directory
 
 
-def collected(project, *args):
-    result = study_job(project, "collect", "reference", *args)
-    return result, trained(project)
+def workflow_step(job, command, **values):
+    """The `run` of the step of study.yml's `job` that runs `command`, with its ${{ }} expressions filled in."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    text = next(step["run"] for step in workflow["jobs"][job]["steps"] if command in step.get("run", ""))
+    return re.sub(r"\$\{\{ *([\w.]+) *\}\}", lambda match: str(values[match.group(1)]), text)
+
+
+def as_the_workflow(project, job, command, **values):
+    """Run a step of .github/workflows/study.yml in `project`, as its runner would (the venv installed)."""
+    script = workflow_step(job, command, **{"inputs.study": "reference", "inputs.shares": 3, **values})
+    env = {**project.env, "STUDY_VENV": str(ROOT / ".venv"), "STUDY_JOBS": "1"}
+    return Project(project.path, env).run("bash", "-e", "-c", script, check=False, timeout=1800)
+
+
+def test_the_workflow_fans_out_on_a_matrix_and_collects_whatever_failed():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    assert "workflow_dispatch" in workflow[True]  # YAML reads the key `on` as true
+    assert workflow["jobs"]["share"]["strategy"]["matrix"]["share"] == "${{ fromJSON(needs.plan.outputs.shares) }}"
+    assert workflow["jobs"]["share"]["strategy"]["fail-fast"] is False
+    assert workflow["jobs"]["collect"]["if"] == "${{ !cancelled() }}"
+    assert workflow_step(
+        "share", "ci/study-job", **{"inputs.study": "reference", "matrix.share": 2, "inputs.shares": 3}
+    ) == ('ci/study-job "reference" "2/3"')
+    for script in ("ci/study-job", "ci/study.sbatch"):
+        assert subprocess.run(["bash", "-n", str(ROOT / script)], timeout=30).returncode == 0
+    assert '"$clone/ci/study-job" "$study" "$task/$count"' in (ROOT / "ci/study.sbatch").read_text()
 
 
 def test_three_clones_run_the_shares_and_a_collector_restores_them_training_nothing(origin, one_machine, tmp_path):
@@ -158,31 +179,31 @@ def test_three_clones_run_the_shares_and_a_collector_restores_them_training_noth
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"error: 1 of 2 runs failed: {FAILING}; run this job again" in result.stderr
     assert len(trained(first)) == 1  # run_lenet@base-42
-    for index in (2, 3):
+    for index in (2, 3):  # the workflow's matrix jobs
         job = origin.clone(tmp_path / f"job-{index}")
-        result = study_job(job, "job", "reference", "--share", f"{index}/3", "--jobs", "1")
+        result = as_the_workflow(job, "share", "ci/study-job", **{"matrix.share": index})
         assert result.returncode == 0, result.stdout + result.stderr
         assert ran_stages(result.stdout) == study.share(RUNS, index, 3)
     assert origin.branches() == [f"study/reference/share-{index}-of-3" for index in (1, 2, 3)]
 
-    # The collector has all but the crashed run, names it and its share, and trains nothing.
+    # The workflow's collector has all but the crashed run, names it and its share, and trains nothing.
     collector = origin.clone(tmp_path / "collector")
-    result, training = collected(collector, "--shares", "3")
+    result = as_the_workflow(collector, "collect", "ci.study collect")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"error: 1 of 4 runs have no record made on this commit: {FAILING}; run share 1/3 again" in result.stderr
-    assert training == []
+    assert trained(collector) == []
 
     # Share 1 again, in a fresh clone: what it made before is kept, only the crashed run trains.
     again = origin.clone(tmp_path / "job-1-again")
-    result = study_job(again, "job", "reference", "--share", "1/3", "--jobs", "1")
+    result = as_the_workflow(again, "share", "ci/study-job", **{"matrix.share": 1})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "taken from an earlier try (study/reference/share-1-of-3): run_lenet@base-42" in result.stdout
     assert ran_stages(result.stdout) == [FAILING]
     assert len(trained(again)) == 1
 
-    result, training = collected(collector, "--shares", "3", "--commit")
+    result = as_the_workflow(collector, "collect", "ci.study collect")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert training == []
+    assert trained(collector) == []
     assert ran_stages(result.stdout) == ["summary"]
     assert records(collector) == one_machine
     status = Project(collector.path / "reference", collector.env).dvc("status", "--json").stdout
@@ -243,7 +264,7 @@ def test_a_slurm_array_runs_the_shares_and_the_collector_writes_the_one_machine_
     assert sorted(ran_stages(output)) == sorted(RUNS)
 
     collector = team.clone(tmp_path / "collector")
-    result, training = collected(collector, "--commit")
+    result = study_job(collector, "collect", "reference", "--commit")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert training == []
+    assert trained(collector) == []
     assert records(collector) == one_machine
