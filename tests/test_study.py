@@ -8,6 +8,7 @@ on a real single-node SLURM. The collecting clone trains nothing and writes the 
 
 import argparse
 import json
+import os
 import re
 import stat
 import subprocess
@@ -17,6 +18,7 @@ import uuid
 import pytest
 import yaml
 from conftest import QUICK_PARAMS, ROOT, Project, make_project, ran_stages
+from filelock import FileLock
 from slurm_cluster import INSTALL_HINT, SlurmCluster, installed
 from ssh_server import SSHD
 
@@ -106,11 +108,21 @@ def origin(ssh_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def one_machine(origin, tmp_path_factory):
-    """The quick study as `make reference` runs it on one machine: its summary and records."""
-    project = origin.clone(tmp_path_factory.mktemp("one-machine") / "clone")
-    project.dvc("pull", "preprocess")
-    project.run("make", "-s", "reference-runs", "NPROC=1")
-    return records(project)
+    """The quick study as `make reference` runs it on one machine: its summary and records.
+
+    Made once for the whole run, whichever pytest-xdist worker asks first (as conftest's quick_project).
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    made = shared / "study-one-machine.json"
+    with FileLock(str(shared / "study-one-machine.lock")):
+        if not made.exists():
+            project = origin.clone(tmp_path_factory.mktemp("one-machine") / "clone")
+            project.dvc("pull", "preprocess")
+            project.run("make", "-s", "reference-runs", "NPROC=1")
+            made.write_text(json.dumps(records(project)))
+    return json.loads(made.read_text())
 
 
 def records(project):
