@@ -70,15 +70,16 @@ def dvc(*args, timeout=600):
 
 
 def finished():
-    """{experiment name: its data (params, metrics)} for every finished experiment, whatever commit it ran on:
-    a sweep queued before a commit still finishes on the commit it was queued from."""
+    """{experiment name: its data (params, metrics)} for every experiment that finished successfully, whatever
+    commit it ran on: a sweep queued before a commit still finishes on the commit it was queued from."""
     baselines = re.findall(r"^(\S+):$", dvc("exp", "ls", "--all-commits"), re.MULTILINE)
     rows = {}
     for baseline in baselines:
         for entry in json.loads(dvc("exp", "show", "--json", "--rev", baseline)):
             for experiment in entry.get("experiments") or []:
+                state = (experiment.get("executor") or {}).get("state", "success")  # a run in git has none
                 for rev in experiment.get("revs", []):
-                    if rev.get("name") and rev.get("data"):
+                    if state == "success" and rev.get("name") and rev.get("data"):
                         rows[rev["name"]] = rev["data"]
     return rows
 
