@@ -1,4 +1,4 @@
-"""Rewrite the generated blocks of README.md and docs/*.md from the committed results.
+"""Rewrite the generated blocks of README.md and docs/*.md from the committed results, and dvc.yaml's artifacts.
 
     python docs/generate.py            # rewrite every block from reports/, benchmarks/, tests/kernel_bits.json
     python docs/generate.py --check    # change nothing; exit 1 naming each block that differs
@@ -22,6 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python docs/generate.py` puts docs/, not the project, on the path
 
+from ci import model_registry  # noqa: E402
 from stages import distribution  # noqa: E402
 
 PAGES = ("README.md", "docs/*.md")
@@ -227,6 +228,8 @@ def stale(root=ROOT, write=False):
             differing.append((path.relative_to(root).as_posix(), names))
             if write:
                 path.write_text(new)
+    if model_registry.stale(root, write):  # the models registered by name, from params.yaml
+        differing.append((model_registry.PIPELINE, ["artifacts"]))
     return differing
 
 
