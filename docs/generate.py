@@ -7,6 +7,7 @@ A block is the text between `<!-- generated: NAME -->` and `<!-- end: NAME -->`.
 each NAME to the function that renders it, so a page never restates a figure by hand: a new
 block is one function and one BLOCKS entry; a new results column is one RESULT_COLUMNS entry
 (and, from a new file, one row_inputs entry).
+dvc.yaml's `artifacts:` block, every model registered by name, is rewritten too (ci/model_registry.py).
 Standard library, PyYAML and the stages' TensorFlow-free table code (stages/distribution.py, which the
 report renders too): fast enough for a test.
 """
