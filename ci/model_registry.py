@@ -6,7 +6,8 @@ DVC's `artifacts:` section has no `foreach`, so the registry cannot follow param
 the stages do: it is the block between `# generated: artifacts` and `# end: artifacts` at the end of
 dvc.yaml, one entry per model stages/models.py lists (mlp, then lenet-<variant> for each entry of
 `lenet`), and tests/test_dvc_yaml.py fails until it matches. `dvc artifacts get <repo> lenet-tuned`
-then fetches models/lenet-tuned.keras from the team's remote without cloning the project.
+then fetches models/lenet-tuned.keras of its latest version (an annotated git tag, lenet-tuned@v1.0.0)
+from the team's remote without cloning the project (docs/sharing.md).
 """
 
 import json
