@@ -37,7 +37,7 @@ def test_the_documented_clean_up_keeps_the_committed_run_the_kept_experiments_an
     # One reference run, committed as `make reference` leaves it; DVC's run-cache keeps it in reference's cache.
     reference = Project(project.path / "reference", project.env)
     assert reference.repro("--single-item", REFERENCE_RUN) == [REFERENCE_RUN]
-    project.git("add", "-A", "reference")
+    project.git("add", "reference/runs", "reference/dvc.lock")
     project.git("commit", "-q", "-m", "reference run")
 
     # A sweep of two training-only runs: one kept, one not.
