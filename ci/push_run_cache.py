@@ -12,6 +12,7 @@ skipped: there is nothing to send.
 
 import sys
 
+from dvc.exceptions import CollectCacheError
 from dvc.repo import Repo
 
 
@@ -19,7 +20,13 @@ def push(remote=None):
     """(entries sent, objects sent, objects that failed)."""
     with Repo() as repo:
         entries = repo.stage_cache.push(remote)
-        named = set().union(*repo.stage_cache.get_used_objs(entries).values()) if entries else set()
+        named = set()
+        for entry in entries:
+            try:
+                used = repo.stage_cache.get_used_objs([entry])
+            except CollectCacheError:  # a directory output whose listing this cache lacks: not ours to send
+                continue
+            named.update(*used.values())
         local = [obj for obj in named if repo.cache.local.exists(obj.value)]
         result = repo.cloud.push(local, remote=remote)
     return len(entries), len(result.transferred), len(result.failed)
