@@ -23,12 +23,14 @@ repro: setup data  ## create .venv, install the lock, run the whole pipeline, ju
 # processes check the same stage). Arms start from the last variant in params.yaml, where the larger
 # networks sit, so that the longest is not left running alone at the end. A last plain `dvc repro`
 # runs the rest (Part 1, the sample figures, the report) and checks that nothing is out of date.
+# REPRO_FLAGS=--pull: a stage found in the run-cache fetches its outputs from the remote (make check-pr).
 NPROC ?= $(shell nproc)
+REPRO_FLAGS ?=
 pipeline:
-	dvc --wait-for-lock repro preprocess
+	dvc --wait-for-lock repro $(REPRO_FLAGS) preprocess
 	dvc stage list --name-only | sed -n 's/^train_\(.*\)/train_\1 evaluate_\1/p' | tac | \
-		xargs -r -L 1 -P $(NPROC) dvc --wait-for-lock repro --single-item
-	dvc --wait-for-lock repro
+		xargs -r -L 1 -P $(NPROC) dvc --wait-for-lock repro $(REPRO_FLAGS) --single-item
+	dvc --wait-for-lock repro $(REPRO_FLAGS)
 
 # Did this run reproduce the committed one? Per line: identical, within the reference's interval, OUTSIDE, or
 # not judged (an experiment) or not reproduced (run make repro). `python -m ci.verify` exits 1 on OUTSIDE, 2 before

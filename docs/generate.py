@@ -1,4 +1,4 @@
-"""Rewrite the generated blocks of README.md and docs/*.md from the committed results.
+"""Rewrite the generated blocks of README.md and docs/*.md from the committed results, and dvc.yaml's artifacts.
 
     python docs/generate.py            # rewrite every block from reports/, benchmarks/, tests/kernel_bits.json
     python docs/generate.py --check    # change nothing; exit 1 naming each block that differs
@@ -7,6 +7,7 @@ A block is the text between `<!-- generated: NAME -->` and `<!-- end: NAME -->`.
 each NAME to the function that renders it, so a page never restates a figure by hand: a new
 block is one function and one BLOCKS entry; a new results column is one RESULT_COLUMNS entry
 (and, from a new file, one row_inputs entry).
+dvc.yaml's `artifacts:` block, every model registered by name, is rewritten too (ci/model_registry.py).
 Standard library, PyYAML and the stages' TensorFlow-free table code (stages/distribution.py, which the
 report renders too): fast enough for a test.
 """
@@ -22,6 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python docs/generate.py` puts docs/, not the project, on the path
 
+from ci import model_registry  # noqa: E402
 from stages import distribution, models  # noqa: E402
 
 PAGES = ("README.md", "docs/*.md")
@@ -254,6 +256,8 @@ def stale(root=ROOT, write=False):
             differing.append((path.relative_to(root).as_posix(), names))
             if write:
                 path.write_text(new)
+    if model_registry.stale(root, write):  # the models registered by name, from params.yaml
+        differing.append((model_registry.PIPELINE, ["artifacts"]))
     return differing
 
 

@@ -310,7 +310,7 @@ def share(project, server, tmp_path):
     `server` (the URL committed in .dvc/config, the credentials in config.local), every output and stage
     run pushed to it. Returns origin's path."""
     origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True, timeout=60)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True, timeout=60)
     project.use_remote(server, uuid.uuid4().hex)
     project.git("add", ".dvc/config")
     project.git("commit", "-q", "-m", "the team's DVC remote")

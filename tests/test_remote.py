@@ -143,3 +143,27 @@ def test_a_queued_experiment_is_pushed_then_listed_pulled_and_applied_in_another
         assert (second.path / path).read_bytes() == (first.path / path).read_bytes(), path
     assert "learning_rate: 0.002" in (second.path / "params.yaml").read_text()
     assert second.stale_stages() == {"evaluate_lenet@base", "report"}  # the run trained only, as queued
+
+
+def test_a_model_is_fetched_by_name_from_outside_the_repository(quick_copy, ssh_server, tmp_path):
+    """`dvc artifacts get` with the git URL and the model's name (dvc.yaml's artifacts): no clone, no pull.
+
+    DVC fetches an artifact's latest registered version: an annotated git tag in GTO's format, as docs/sharing.md
+    gives it."""
+    origin = share(quick_copy, ssh_server, tmp_path)
+    quick_copy.git("tag", "-a", "lenet-tuned@v1.0.0", "-m", "lenet-tuned of the quick run")
+    quick_copy.git("push", "-q", "origin", "lenet-tuned@v1.0.0")
+    outside = tmp_path / "service"
+    outside.mkdir()
+    credentials = [f"{key}={value}" for key, value in ssh_server.dvc_settings().items()]
+    fetched = subprocess.run(
+        ["dvc", "artifacts", "get", str(origin), "lenet-tuned", "--remote-config", *credentials],
+        cwd=outside,
+        env=quick_copy.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert sorted(path.name for path in outside.iterdir()) == ["lenet-tuned.keras"]
+    assert (outside / "lenet-tuned.keras").read_bytes() == (quick_copy.path / "models/lenet-tuned.keras").read_bytes()
