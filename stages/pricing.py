@@ -9,6 +9,7 @@ of one run (the reference distribution's: stages/distribution.py's tie_margin).
 
 import csv
 import io
+import json
 import math
 import re
 import statistics
@@ -87,7 +88,18 @@ def sweep_name(path):
 
 def changes(row, baseline, keys):
     """What a run changes from the sweep's first run, its baseline: `epochs 20; strides [2, 1, 1, 1, 1]`."""
-    return "; ".join(f"{key} {row[key]}" for key in keys if row[key] != baseline[key]) or "the baseline"
+    return "; ".join(f"{key} {row[key]}" for key in keys if not same(row[key], baseline[key])) or "the baseline"
+
+
+def same(value, baseline):
+    """Equal, or the same one value a layer over fewer layers (`[3, 3, 3, 3]` against `[3, 3, 3, 3, 3]`)."""
+    if value == baseline:
+        return True
+    try:
+        ours, theirs = json.loads(value), json.loads(baseline)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(ours, list) and isinstance(theirs, list) and len({*map(str, ours), *map(str, theirs)}) == 1
 
 
 def section(path, marked, margin, table):

@@ -130,3 +130,9 @@ def test_finalists_on_several_seeds_are_ranked_by_their_mean_and_tie_within_the_
     # a: mean 0.9385 +- 0.0007; b: 0.9355, 0.0030 behind; noise 0.004 * sqrt((1/2 + 1/2) / 2) = 0.0028: behind
     assert "['`fin-a`', 'the baseline', '42, 43', '0.9385 ± 0.0007', '410', 'best']" in text
     assert "'0.9355 ± 0.0007', '310', 'behind (-0.0030; noise 0.0028)']" in text
+
+
+def test_a_change_of_depth_alone_is_not_a_change_of_each_layer():
+    baseline = {"kernel_size": "[3, 3, 3, 3, 3]", "filters": "[16, 32, 32, 48, 64]", "epochs": "30"}
+    shallower = {"kernel_size": "[3, 3, 3, 3]", "filters": "[16, 32, 48, 64]", "epochs": "30"}
+    assert pricing.changes(shallower, baseline, list(baseline)) == "filters [16, 32, 48, 64]"
