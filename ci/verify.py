@@ -32,7 +32,7 @@ import yaml
 
 from stages import kernels, models, params
 from stages.common import METRICS_DIR, REFERENCE_SUMMARY_FILE, StageError, model_outputs
-from stages.reference_format import load_summary, prediction_interval
+from stages.reference_format import as_compared, load_summary, prediction_interval
 
 PORTABLE = "data and Part 1"
 PORTABLE_STAGES = ("download", "preprocess", "scratch_backprop", "plot_samples")
@@ -143,7 +143,8 @@ def reference_differs(model, stats, summary, raw_params):
     split = {"seed": raw_params.get("seed"), "data": raw_params.get("data")}
     key = models.params_key(model)
     current = params.check(raw_params, key).record()
-    return differing_keys(summary["split"], split) + differing_keys(stats["params"], current, f"{key}.")
+    reference = as_compared(stats["params"])
+    return differing_keys(summary["split"], split) + differing_keys(reference, as_compared(current), f"{key}.")
 
 
 def line_state(name, stages, committed, current, stale):

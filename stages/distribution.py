@@ -8,6 +8,7 @@ so that docs/generate.py renders the same rows as the `report` stage.
 import math
 
 from stages.common import REFERENCE_DIR, REFERENCE_SUMMARY_FILE, read_json
+from stages.reference_format import as_compared
 
 HAND_IN_FILE = REFERENCE_DIR / "hand_in.json"  # the assignment's own results: no stage writes them
 
@@ -83,7 +84,7 @@ def rows(summary, hand_in, committed, configs=None):
 def name_cell(model, stats, configs=None):
     """A model's name, marked when `configs` gives it other params than the reference runs': an experiment,
     which the reference does not describe."""
-    changed = configs is not None and configs.get(model) != stats["params"]
+    changed = configs is not None and as_compared(configs.get(model)) != as_compared(stats["params"])
     return f"`{model}`" + (" (params changed since the reference)" if changed else "")
 
 

@@ -63,3 +63,19 @@ def prediction_interval(mean, std, n, confidence):
     """(low, high): where one more run lands with probability `confidence`, from n runs of this mean and std."""
     half = t_quantile(confidence, n - 1) * std * math.sqrt(1 + 1 / n)
     return mean - half, mean + half
+
+
+# Knobs added after the reference was made: at these values a layer is the plain one, so a config that gives
+# them so is the same network as one without them (stages/schema.py's Lenet).
+PLAIN_KNOBS = {"conv": "full", "strides": 1}
+
+
+def as_compared(config):
+    """A model's params as compared with the reference's: a knob whose every entry is its plain value left out."""
+    if config is None:
+        return None
+    return {
+        key: value
+        for key, value in config.items()
+        if not (key in PLAIN_KNOBS and isinstance(value, list) and all(v == PLAIN_KNOBS[key] for v in value))
+    }

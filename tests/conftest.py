@@ -27,6 +27,7 @@ from ci.overrides import quick_params, set_params
 from stages import params
 from stages.download import DEBIAN_DIR, ENV_VAR
 from stages.idx import IdxSpec
+from stages.pricing import SWEEPS_DIR
 from stages.report import SCHEDULE_STUDY_FILE, SWEEP_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +181,7 @@ OUTPUT_DIRS = ("data/", "models/", "reports/", "reference/runs/")
 # Its summary stays: the report stage reads it.
 REFERENCE_RESULTS = ("reference/dvc.lock",)
 # Committed by hand (docs/tuning.md); the report stage reads them.
-INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(), SCHEDULE_STUDY_FILE.as_posix())
+INPUTS_AMONG_OUTPUTS = (SWEEP_FILE.as_posix(), SCHEDULE_STUDY_FILE.as_posix(), SWEEPS_DIR.as_posix() + "/")
 
 
 def copied_files():
@@ -205,7 +206,7 @@ def copied_files():
         and f != "dvc.lock"
         and f not in REFERENCE_RESULTS
         and not f.startswith("benchmarks/")
-        and not (f.startswith(OUTPUT_DIRS) and not f.endswith(".gitignore") and f not in INPUTS_AMONG_OUTPUTS)
+        and not (f.startswith(OUTPUT_DIRS) and not f.endswith(".gitignore") and not f.startswith(INPUTS_AMONG_OUTPUTS))
     ]
 
 

@@ -65,3 +65,13 @@ def test_the_tie_margin_is_two_runs_apart_at_the_intervals_confidence():
     half = 0.01 * math.sqrt(1 + 1 / 4)
     model = {"n": 4, "test_accuracy": {"interval": [0.9 - half, 0.9 + half]}}
     assert math.isclose(distribution.tie_margin(model), 0.01 * math.sqrt(2))
+
+
+def test_a_new_knob_at_its_plain_value_is_the_same_network_as_the_reference_s():
+    stats = {"params": {"filters": [16, 32]}}
+    assert distribution.name_cell("lenet-tuned", stats, {"lenet-tuned": {"filters": [16, 32], "strides": [1, 1]}}) == (
+        "`lenet-tuned`"
+    )
+    assert "params changed" in distribution.name_cell(
+        "lenet-tuned", stats, {"lenet-tuned": {"filters": [16, 32], "strides": [2, 1]}}
+    )
