@@ -7,6 +7,7 @@ import sys
 import pytest
 from conftest import DATA_DIR, Project, make_project
 
+from stages.pricing import SWEEPS_DIR
 from stages.report import SCHEDULE_STUDY_FILE, SWEEP_FILE
 
 pytestmark = pytest.mark.integration  # a copy of the project on the real data
@@ -30,9 +31,10 @@ def run_stage(project: Project, stage, **env):
 
 
 def files_under(path):
-    """What a stage wrote: every file but those the repository holds (.gitignore files, the sweep table)."""
+    """What a stage wrote: every file but those the repository holds (.gitignore files, the sweep tables)."""
     committed = {".gitignore", SWEEP_FILE.name, SCHEDULE_STUDY_FILE.name}
-    return sorted(p.name for p in path.rglob("*") if p.is_file() and p.name not in committed) if path.exists() else []
+    written = [p for p in path.rglob("*") if p.is_file() and p.name not in committed and SWEEPS_DIR.name not in p.parts]
+    return sorted(p.name for p in written) if path.exists() else []
 
 
 @pytest.mark.parametrize(
