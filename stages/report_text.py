@@ -197,8 +197,11 @@ def overfitting_section(lenets, summary):
     held = [name for name in lenets if name in summary["models"]]
     lacking = [name for name in held if not summary["models"][name].get("overfitting")]
     parts = ["### Overfitting"]
-    if held and not lacking:
-        parts += [*seed_overfitting(summary, held), "The committed run's curves (one seed):", signs_table(signs)]
+    with_signs = [name for name in held if name not in lacking]
+    if with_signs:
+        parts += seed_overfitting(summary, with_signs)
+        parts += [lacking_signs_note(lacking)] if lacking else []
+        parts += ["The committed run's curves (one seed):", signs_table(signs)]
     else:
         # the one run's discussion is all there is; say why, when the reference could give more
         parts += [lacking_signs_note(lacking)] if lacking else []
@@ -280,7 +283,7 @@ def comparisons_section(summary, names, configs=None):
 def lacking_signs_note(lacking):
     return (
         f"The reference records of {', '.join(lacking)} were made before the records kept the overfitting "
-        "signs, so this section reads one run only. To see them over seeds, re-run the reference study with "
+        "signs, so for them this section reads one run only. To see them over seeds, re-run the reference study with "
         "the current code (`make reference`, docs/reproducibility.md): each record then keeps its run's final "
         "gap, the rise of its validation loss and that minimum's epoch, and this section gives their mean ± sd "
         "and which variant reduces the gap."
