@@ -106,10 +106,10 @@ def section(path, marked, margin, table):
     """The report's table of a sweep, cheapest first, with a sentence on how to read it; `table` renders."""
     baseline, keys = marked[0], varied(marked)
     base_cost = baseline["fit_core_seconds"]
-    body = []
+    body, best = [], max(r["accuracy"] for r in marked)
     for row in sorted(marked, key=lambda r: r["fit_core_seconds"] or float("inf")):
         cost = row["fit_core_seconds"]
-        gap = max(r["accuracy"] for r in marked) - row["accuracy"]
+        gap = best - row["accuracy"]
         body.append(
             [
                 f"`{row['experiment']}`",
